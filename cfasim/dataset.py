@@ -1,0 +1,207 @@
+"""The on-disk dataset format (Zarr v3): schema, store creation, completion marker, summary.
+
+Layout (see docs/dataset-format.md)::
+
+    NAME.zarr/            root attrs["cfasim"]: format_version, version, status, pattern,
+                          config, seed, raw_format, sources, source_digest, splits
+      train/ val/ test/   one group per split; data arrays sharded along "sample"
+        raw      (sample, y, x)                       uint16
+        target   (sample, target_y, target_x, channel) uint8   sRGB
+        clean    (sample, y, x, channel)              float16 (optional) linear camera RGB
+        per-sample metadata arrays (one chunk each), see META_ARRAYS
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from cfasim import __version__
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+ATTRS_KEY = "cfasim"
+
+META_ARRAYS = {
+    # name: (trailing shape, dtype, trailing dimension names, description)
+    "sample_index": ((), "uint32", (), "global sample index (noise counter word)"),
+    "seed": ((), "uint64", (), "per-sample seed of the parameter generator"),
+    "source_id": ((), "int32", (), "index into attrs.cfasim.sources"),
+    "crop_box": ((4,), "int32", ("box",), "y0, x0, height, width in source pixels"),
+    "xyz2cam": ((3, 3), "float64", ("cam", "xyz"), "sampled XYZ -> camera matrix"),
+    "rgb2cam": ((3, 3), "float64", ("cam", "rgb"), "applied linear sRGB -> camera matrix"),
+    "wb_gains": ((3,), "float64", ("channel",), "white-balance gains (red, 1, blue)"),
+    "digital_gain": ((), "float64", (), "brightening gain applied with the WB gains"),
+    "shot_noise": ((), "float64", (), "shot variance coefficient (normalised units)"),
+    "read_noise": ((), "float64", (), "read variance (normalised units)"),
+    "black_level": ((), "uint16", (), "black level (DN)"),
+    "white_level": ((), "uint16", (), "white level (DN)"),
+}
+
+
+class DatasetError(ValueError):
+    """A path that is not a usable cfasim dataset."""
+
+
+@dataclass(frozen=True)
+class DataArrays:
+    """Shapes of the data arrays of one split."""
+
+    count: int
+    height: int
+    width: int
+    scale: int = 1
+    shard_samples: int = 1
+    clean: bool = False
+
+
+def shard_samples_for(sample_bytes: int, target_bytes: int = 4 << 20, max_samples: int = 256) -> int:
+    """Samples per shard so that a raw shard holds about ``target_bytes`` (at least 1)."""
+    return int(max(1, min(max_samples, target_bytes // max(sample_bytes, 1))))
+
+
+def _create(group: zarr.Group, name: str, shape, dtype, dims, chunks, shards=None, fill=0):
+    return group.create_array(
+        name,
+        shape=shape,
+        dtype=dtype,
+        chunks=chunks,
+        shards=shards,
+        fill_value=fill,
+        dimension_names=dims,
+        config={"write_empty_chunks": True},
+    )
+
+
+def create_split(root: zarr.Group, split: str, arrays: DataArrays, meta: dict[str, np.ndarray]):
+    """Create one split group: sharded data arrays (empty) and metadata arrays (written now)."""
+    g = root.create_group(split, attributes={"count": arrays.count, "scale": arrays.scale})
+    n, h, w, s, k = arrays.count, arrays.height, arrays.width, arrays.scale, arrays.shard_samples
+    if n == 0:
+        return g
+    k = min(k, n)
+    _create(g, "raw", (n, h, w), "uint16", ("sample", "y", "x"), (1, h, w), (k, h, w))
+    _create(
+        g, "target", (n, h * s, w * s, 3), "uint8", ("sample", "target_y", "target_x", "channel"),
+        (1, h * s, w * s, 3), (k, h * s, w * s, 3),
+    )  # fmt: skip
+    if arrays.clean:
+        _create(
+            g, "clean", (n, h, w, 3), "float16", ("sample", "y", "x", "channel"),
+            (1, h, w, 3), (k, h, w, 3), fill=0.0,
+        )  # fmt: skip
+    for name, (tail, dtype, dims, _) in META_ARRAYS.items():
+        values = np.asarray(meta[name], dtype=dtype)
+        if values.shape != (n, *tail):
+            raise ValueError(f"metadata {name!r} has shape {values.shape}, expected {(n, *tail)}")
+        arr = _create(g, name, values.shape, dtype, ("sample", *dims), values.shape)
+        arr[...] = values
+    return g
+
+
+def shard_ranges(count: int, shard_samples: int) -> list[tuple[int, int]]:
+    """[start, stop) sample ranges of the shards of a split: one writer task each."""
+    k = max(1, min(shard_samples, count))
+    return [(i, min(i + k, count)) for i in range(0, count, k)]
+
+
+def is_cfasim_store(path: Path) -> bool:
+    """True if ``path`` is a directory holding a Zarr group written by cfasim."""
+    meta = Path(path) / "zarr.json"
+    try:
+        doc = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return False
+    return doc.get("node_type") == "group" and ATTRS_KEY in doc.get("attributes", {})
+
+
+def prepare_output(path: Path, overwrite: bool) -> None:
+    """Check that ``path`` can receive a new dataset; with ``overwrite`` remove an old one.
+
+    Refuses to delete anything that is not a cfasim dataset, so no user data is lost.
+    """
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        empty_dir = path.is_dir() and not any(path.iterdir())
+        if not empty_dir:
+            if not overwrite:
+                raise DatasetError(f"{path} already exists; pass --overwrite to replace it")
+            if not is_cfasim_store(path):
+                raise DatasetError(
+                    f"{path} exists and is not a cfasim dataset; refusing to delete it"
+                )
+            shutil.rmtree(path)
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise DatasetError(f"cannot create {path}: folder {parent} does not exist")
+    try:
+        path.mkdir(exist_ok=True)
+        probe = path / ".cfasim-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise DatasetError(f"cannot write to {path}: {err.strerror or err}") from None
+
+
+def set_status(root: zarr.Group, status: str) -> None:
+    attrs = dict(root.attrs[ATTRS_KEY])
+    attrs["status"] = status
+    root.update_attributes({ATTRS_KEY: attrs})
+
+
+def open_root(path) -> zarr.Group:
+    """Open a dataset's root group read-only; DatasetError if it is not a cfasim dataset."""
+    try:
+        root = zarr.open_group(str(path), mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError) as err:
+        raise DatasetError(f"{path} is not a Zarr group: {err}") from None
+    if ATTRS_KEY not in root.attrs:
+        raise DatasetError(f"{path} is a Zarr group but not a cfasim dataset")
+    return root
+
+
+def directory_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def describe(path) -> str:
+    """Human summary of a dataset: pattern, splits, shapes, noise, sizes on disk."""
+    root = open_root(path)
+    a = root.attrs[ATTRS_KEY]
+    cfg = a["config"]
+    pat = a["pattern"]
+    lines = [
+        f"dataset      {path}",
+        f"status       {a['status']}" + ("" if a["status"] == "complete" else "  (INCOMPLETE)"),
+        f"format       cfasim format {a['format_version']} (written by cfasim {a['version']})",
+        f"pattern      {pat['name']}  tile {pat['tile_text']}  period "
+        f"{pat['period'][0]}x{pat['period'][1]}",
+        f"source       {cfg['source']}  ({len(a['sources'])} source entries)",
+        f"noise        {cfg['noise']}",
+        f"raw format   {a['raw_format']['bits']}-bit, black {a['raw_format']['black']}, "
+        f"white {a['raw_format']['white']}",
+        f"isp          transfer {cfg['transfer']}, tone curve {'on' if cfg['tone'] else 'off'}",
+        f"seed         {a['seed']}",
+    ]
+    for split in SPLITS:
+        if split not in root:
+            continue
+        g = root[split]
+        parts = []
+        for name in ("raw", "target", "clean"):
+            if name in g:
+                arr = g[name]
+                parts.append(f"{name} {tuple(arr.shape)} {arr.dtype}")
+        size = directory_size(Path(path) / split) if Path(path, split).is_dir() else 0
+        lines.append(
+            f"{split:<12} {g.attrs['count']} samples  {'; '.join(parts) or '-'}  "
+            f"{size / 2**20:.1f} MiB"
+        )
+    if Path(path).is_dir():
+        lines.append(f"total        {directory_size(Path(path)) / 2**20:.1f} MiB on disk")
+    return "\n".join(lines)

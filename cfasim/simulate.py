@@ -1,0 +1,106 @@
+"""Display image -> simulated RAW mosaic: the Python front end of the fused Numba kernel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from cfasim import kernels
+from cfasim.cfa import CFAPattern
+from cfasim.isp import UnprocessParams, display_to_linear
+from cfasim.noise import NoiseLevels
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """How linear values become RAW codes: ``code = round(black + v * (white - black))``,
+    clipped to [0, white]. ``white`` defaults to the largest code of ``bits``."""
+
+    bits: int = 10
+    black: int = 64
+    white: int | None = None
+
+    def __post_init__(self):
+        if not 1 <= self.bits <= 16:
+            raise ValueError(f"ADC bit depth must be in 1..16, got {self.bits}")
+        if self.white is None:
+            object.__setattr__(self, "white", (1 << self.bits) - 1)
+        if not 0 <= self.black < self.white <= (1 << self.bits) - 1:
+            raise ValueError(
+                f"need 0 <= black ({self.black}) < white ({self.white}) <= {(1 << self.bits) - 1}"
+            )
+
+    def to_linear(self, raw: np.ndarray) -> np.ndarray:
+        """RAW codes -> normalised linear values (0 = black, 1 = white), not clipped."""
+        return (np.asarray(raw, dtype=np.float64) - self.black) / (self.white - self.black)
+
+
+@lru_cache(maxsize=16)
+def display_lut(bits: int, transfer: str, tone: bool) -> np.ndarray:
+    """Linear value of every code of a ``bits``-bit display image (inverse tone + transfer)."""
+    codes = np.arange(1 << bits, dtype=np.float64) / ((1 << bits) - 1)
+    lut = display_to_linear(codes, transfer, tone)
+    lut.flags.writeable = False
+    return lut
+
+
+def seed_key(seed: int) -> tuple[np.uint32, np.uint32]:
+    """Philox key words of a 64-bit dataset seed."""
+    if not 0 <= seed < 1 << 64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32)
+
+
+def simulate_raw(
+    image: np.ndarray,
+    pattern: CFAPattern,
+    params: UnprocessParams,
+    noise: NoiseLevels,
+    fmt: RawFormat,
+    *,
+    seed: int,
+    sample: int,
+    clean: bool = False,
+    parallel: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Unprocess, mosaic, add noise and quantise one display image.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 or uint16 display-referred sRGB.
+    seed, sample : the noise of pixel (y, x) is drawn from Philox4x32-10 with key ``seed`` and
+        counter ``(x // 2, y, sample, 0)``, so it is the same whatever the threads or sharding.
+    clean : also return the noise-free linear camera RGB (H, W, 3) float32.
+    parallel : use the multi-threaded kernel (False inside worker threads).
+
+    Returns
+    -------
+    raw : (H, W) uint16 codes; clean : (H, W, 3) float32 or None.
+    """
+    image = np.ascontiguousarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
+    if image.dtype == np.uint8:
+        bits = 8
+    elif image.dtype == np.uint16:
+        bits = 16
+    else:
+        raise ValueError(f"expected a uint8 or uint16 image, got {image.dtype}")
+    if not 0 <= sample < 1 << 32:
+        raise ValueError(f"sample index must be in [0, 2**32), got {sample}")
+    h, w, _ = image.shape
+    lut = display_lut(bits, params.transfer, params.tone)
+    ccm = np.ascontiguousarray(params.rgb2cam)
+    gains = params.inverse_gains
+    raw = np.empty((h, w), dtype=np.uint16)
+    clean_out = np.empty((h, w, 3) if clean else (0, 0, 3), dtype=np.float32)
+    key0, key1 = seed_key(seed)
+    kernel = kernels.raw_chain_parallel if parallel else kernels.raw_chain_serial
+    kernel(
+        image, lut, pattern.tile, ccm, ccm.mean(axis=0), gains,
+        float(noise.shot), float(noise.read), float(fmt.black), float(fmt.white),
+        key0, key1, np.uint32(sample), raw, clean_out,
+    )  # fmt: skip
+    return raw, (clean_out if clean else None)

@@ -1,0 +1,1 @@
+"""Dask pipelines that turn image sources into cfasim Zarr datasets."""

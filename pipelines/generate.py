@@ -1,0 +1,299 @@
+"""`cfasim generate`: sources -> simulated RAW/sRGB pairs in a sharded Zarr v3 store, via Dask.
+
+1. plan: every per-sample random choice (camera matrix, gains, noise levels, crop, scene seed)
+   is drawn up front from a generator seeded by (dataset seed, sample index), so the plan and
+   therefore the dataset do not depend on the number of workers;
+2. create the store: metadata arrays are written from the plan, data arrays created empty;
+3. build: one Dask task per shard renders its samples and writes that whole shard (never two
+   writers on one shard, the zarr v3 rule);
+4. mark the store complete. A store whose ``status`` is not ``complete`` is a failed build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from cfasim import __version__, dataset, scenes
+from cfasim.cfa import CFAPattern, get_pattern
+from cfasim.isp import UnprocessParams
+from cfasim.noise import NoiseLevels, NoiseModel
+from cfasim.simulate import RawFormat, simulate_raw
+from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
+
+BUILTIN = "builtin"
+DEFAULT_PATCH = 288  # a multiple of every built-in period (2, 4, 6, 8) and of 32
+SCENE_STREAM = 1
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Everything that determines a dataset's content (stored in the dataset's attributes)."""
+
+    pattern: str = "nona"
+    source: str = BUILTIN
+    count: int = 256
+    patch: int = DEFAULT_PATCH
+    splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    noise: str = "brooks"
+    seed: int = 0
+    transfer: str = "srgb"
+    tone: bool = True
+    bits: int = 10
+    black_level: int = 64
+    white_level: int | None = None
+    clean: bool = False
+    shard_samples: int | None = None
+
+    def validated(self) -> GenerateConfig:
+        """Check every field; return a copy with derived defaults filled in."""
+        pattern = get_pattern(self.pattern)
+        NoiseModel.parse(self.noise)
+        fmt = RawFormat(self.bits, self.black_level, self.white_level)
+        if self.count < 1:
+            raise ValueError(f"count must be >= 1, got {self.count}")
+        py, px = pattern.period
+        if self.patch < 1 or self.patch % py or self.patch % px:
+            lcm = math.lcm(py, px)
+            near = max(lcm, round(self.patch / lcm) * lcm)
+            raise ValueError(
+                f"patch {self.patch} is not a multiple of the {pattern.name} period {py}x{px}; "
+                f"try {near}"
+            )
+        splits = tuple(float(f) for f in self.splits)
+        if len(splits) != 3 or min(splits) < 0 or not math.isclose(sum(splits), 1.0, abs_tol=1e-6):
+            raise ValueError(f"splits must be three fractions >= 0 summing to 1, got {self.splits}")
+        if not 0 <= self.seed < 1 << 63:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
+        shard = self.shard_samples or dataset.shard_samples_for(2 * self.patch * self.patch)
+        if shard < 1:
+            raise ValueError(f"shard_samples must be >= 1, got {shard}")
+        return GenerateConfig(
+            **{**asdict(self), "pattern": pattern.name if pattern.block else self.pattern,
+               "splits": splits, "white_level": fmt.white, "shard_samples": shard}
+        )  # fmt: skip
+
+    def split_counts(self) -> dict[str, int]:
+        """Samples per split: val and test rounded, train takes the rest."""
+        val = round(self.count * self.splits[1])
+        test = round(self.count * self.splits[2])
+        train = self.count - val - test
+        if train < 0:
+            test += train
+            train = 0
+        return dict(zip(dataset.SPLITS, (train, val, test), strict=True))
+
+
+@dataclass
+class SplitPlan:
+    """Per-sample parameters of one split (arrays of length count)."""
+
+    name: str
+    count: int
+    meta: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    config: GenerateConfig
+    pattern: CFAPattern
+    fmt: RawFormat
+    root: Path | None
+    sources: list[dict]
+    splits: list[SplitPlan]
+    skipped: list[tuple[str, str]]
+
+
+def sample_rng(seed: int, index: int) -> tuple[int, np.random.Generator]:
+    """Per-sample seed and parameter generator, from (dataset seed, global sample index)."""
+    s = int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
+    return s, np.random.default_rng(s)
+
+
+def scene_seed(sample_seed: int) -> int:
+    """Seed of a sample's built-in scene: its own stream of the per-sample seed."""
+    return int(np.random.SeedSequence([sample_seed, SCENE_STREAM]).generate_state(1, np.uint64)[0])
+
+
+def plan(config: GenerateConfig, workers: int = 1, warn=None) -> Plan:
+    """Scan the source and draw every per-sample parameter (see module docstring)."""
+    cfg = config.validated()
+    pattern = get_pattern(cfg.pattern)
+    fmt = RawFormat(cfg.bits, cfg.black_level, cfg.white_level)
+    noise = NoiseModel.parse(cfg.noise)
+    counts = cfg.split_counts()
+    skipped: list[tuple[str, str]] = []
+    if cfg.source == BUILTIN:
+        root = None
+        sources = [{"kind": "dead_leaves", "height": cfg.patch, "width": cfg.patch,
+                    "seed": "scene_seed(per-sample seed)"}]  # fmt: skip
+        split_sources = {name: [0] for name in dataset.SPLITS}
+        images: list[SourceImage] = []
+    else:
+        root = Path(cfg.source)
+        scan = scan_folder(root, min_height=cfg.patch, min_width=cfg.patch, workers=workers)
+        skipped = list(scan.skipped)
+        images = list(scan.images)
+        sources = [{"path": im.path, "height": im.height, "width": im.width,
+                    "bit_depth": im.bit_depth} for im in images]  # fmt: skip
+        split_sources = _assign_sources(len(images), counts, cfg.seed)
+
+    splits = []
+    index = 0
+    for name in dataset.SPLITS:
+        n = counts[name]
+        meta = {k: np.zeros((n, *tail), dtype=dt) for k, (tail, dt, _, _) in
+                dataset.META_ARRAYS.items()}  # fmt: skip
+        ids = split_sources[name]
+        for j in range(n):
+            s, rng = sample_rng(cfg.seed, index)
+            params = UnprocessParams.sample(rng, cfg.transfer, cfg.tone)
+            levels: NoiseLevels = noise.sample(rng)
+            if cfg.source == BUILTIN:
+                sid, y0, x0 = 0, 0, 0
+            else:
+                sid = ids[j * len(ids) // n]  # contiguous runs: one decode per source per shard
+                im = images[sid]
+                y0 = int(rng.integers(0, (im.height - cfg.patch) // pattern.period[0] + 1))
+                x0 = int(rng.integers(0, (im.width - cfg.patch) // pattern.period[1] + 1))
+                y0, x0 = y0 * pattern.period[0], x0 * pattern.period[1]
+            row = {
+                "sample_index": index, "seed": s, "source_id": sid,
+                "crop_box": (y0, x0, cfg.patch, cfg.patch), "xyz2cam": params.xyz2cam,
+                "rgb2cam": params.rgb2cam,
+                "wb_gains": (params.red_gain, 1.0, params.blue_gain),
+                "digital_gain": params.digital_gain, "shot_noise": levels.shot,
+                "read_noise": levels.read, "black_level": fmt.black, "white_level": fmt.white,
+            }  # fmt: skip
+            for k, v in row.items():
+                meta[k][j] = v
+            index += 1
+        splits.append(SplitPlan(name, n, meta))
+    return Plan(cfg, pattern, fmt, root, sources, splits, skipped)
+
+
+def _assign_sources(n_images: int, counts: dict[str, int], seed: int) -> dict[str, list[int]]:
+    """Give each split its own source images (no image in two splits), in proportion."""
+    active = [s for s in dataset.SPLITS if counts[s] > 0]
+    if n_images < len(active):
+        raise SourceError(
+            f"{n_images} usable image(s) cannot feed {len(active)} splits without sharing "
+            f"images between splits; add images or use --splits 1,0,0"
+        )
+    total = sum(counts.values())
+    alloc = {s: max(1, round(n_images * counts[s] / total)) for s in active}
+    first = active[0]
+    alloc[first] = n_images - sum(v for s, v in alloc.items() if s != first)
+    while alloc[first] < 1:  # rounding gave the small splits too much
+        big = max((s for s in active if s != first), key=lambda s: alloc[s])
+        alloc[big] -= 1
+        alloc[first] += 1
+    order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(n_images)
+    out, start = {}, 0
+    for s in dataset.SPLITS:
+        k = alloc.get(s, 0)
+        out[s] = sorted(int(i) for i in order[start : start + k])
+        start += k
+    return out
+
+
+def source_digest(sources: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()
+
+
+def create_store(p: Plan, out: Path) -> None:
+    """Write root attributes and every split's metadata; data arrays are created empty."""
+    cfg = p.config
+    attrs = {
+        "format_version": dataset.FORMAT_VERSION,
+        "version": __version__,
+        "status": "building",
+        "pattern": p.pattern.to_dict(),
+        "config": {**asdict(cfg), "splits": list(cfg.splits)},
+        "seed": cfg.seed,
+        "raw_format": {"bits": p.fmt.bits, "black": p.fmt.black, "white": p.fmt.white},
+        "sources": p.sources,
+        "source_digest": source_digest(p.sources),
+        "splits": {s.name: s.count for s in p.splits},
+        "noise_key": "Philox4x32-10, key = seed, counter = (x // 2, y, sample_index, 0)",
+    }
+    root = zarr.open_group(str(out), mode="w", attributes={dataset.ATTRS_KEY: attrs})
+    for sp in p.splits:
+        arrays = dataset.DataArrays(sp.count, cfg.patch, cfg.patch, 1, cfg.shard_samples, cfg.clean)
+        dataset.create_split(root, sp.name, arrays, sp.meta)
+
+
+def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel: bool = False):
+    """Render samples [start, stop) of ``split`` and write them as one whole shard."""
+    sp = next(s for s in p.splits if s.name == split)
+    cfg, m = p.config, sp.meta
+    n, h = stop - start, cfg.patch
+    raw = np.empty((n, h, h), dtype=np.uint16)
+    target = np.empty((n, h, h, 3), dtype=np.uint8)
+    clean = np.empty((n, h, h, 3), dtype=np.float16) if cfg.clean else None
+    cached_id, cached = -1, None
+    for i, j in enumerate(range(start, stop)):
+        if p.root is None:
+            image = scenes.dead_leaves(h, h, scene_seed(int(m["seed"][j])))
+        else:
+            sid = int(m["source_id"][j])
+            if sid != cached_id:
+                cached_id, cached = sid, load_image(p.root / p.sources[sid]["path"])
+            y0, x0, hh, ww = (int(v) for v in m["crop_box"][j])
+            image = cached[y0 : y0 + hh, x0 : x0 + ww]
+        params = UnprocessParams(
+            m["xyz2cam"][j], float(m["wb_gains"][j][0]), float(m["wb_gains"][j][2]),
+            float(m["digital_gain"][j]), cfg.transfer, cfg.tone,
+        )  # fmt: skip
+        levels = NoiseLevels(float(m["shot_noise"][j]), float(m["read_noise"][j]))
+        raw[i], lin = simulate_raw(
+            image, p.pattern, params, levels, p.fmt, seed=cfg.seed,
+            sample=int(m["sample_index"][j]), clean=cfg.clean, parallel=parallel,
+        )  # fmt: skip
+        target[i] = image if image.dtype == np.uint8 else _to_uint8(image)
+        if clean is not None:
+            clean[i] = lin
+    g = zarr.open_group(out, mode="r+")[split]
+    g["raw"][start:stop] = raw
+    g["target"][start:stop] = target
+    if clean is not None:
+        g["clean"][start:stop] = clean
+    return stop - start
+
+
+def _to_uint8(image16: np.ndarray) -> np.ndarray:
+    return ((image16.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def build(p: Plan, out: Path, workers: int = 1, progress: bool | None = None) -> None:
+    """Create the store and render every shard with Dask threads (one task per shard)."""
+    import dask
+    from dask.diagnostics import Callback
+    from tqdm import tqdm
+
+    create_store(p, out)
+    tasks = [
+        dask.delayed(render_shard, pure=False)(p, str(out), sp.name, a, b)
+        for sp in p.splits
+        for a, b in dataset.shard_ranges(sp.count, p.config.shard_samples)
+    ]
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=sum(s.count for s in p.splits), unit="sample", disable=not show,
+              desc="generate") as bar:  # fmt: skip
+
+        class _Progress(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                if isinstance(result, int):
+                    bar.update(result)
+
+        with _Progress():
+            dask.compute(*tasks, scheduler="threads", num_workers=workers)
+    root = zarr.open_group(str(out), mode="r+")
+    dataset.set_status(root, "complete")
