@@ -138,8 +138,8 @@ class CFAPattern:
         if rgb.ndim < 3 or rgb.shape[-1] != 3:
             raise ValueError(f"expected an (..., H, W, 3) image, got shape {rgb.shape}")
         idx = self.color_index(*rgb.shape[-3:-1])
-        out = np.take_along_axis(rgb, np.minimum(idx, 2)[..., None].astype(np.intp), axis=-1)
-        out = out[..., 0]
+        pick = np.broadcast_to(np.minimum(idx, 2)[..., None], (*rgb.shape[:-1], 1))
+        out = np.take_along_axis(rgb, pick.astype(np.intp), axis=-1)[..., 0]
         if (idx == 3).any():
             white = rgb.mean(axis=-1).astype(rgb.dtype)
             out = np.where(idx == 3, white, out)
