@@ -59,20 +59,6 @@ def normal_pair(w0, w1):
     return r * np.cos(t), r * np.sin(t)
 
 
-@njit(nogil=True, cache=True)
-def philox_normals(key0, key1, sample, height, width):
-    """(height, width) standard normals exactly as the RAW kernel draws them (for tests/tools)."""
-    out = np.empty((height, width))
-    for y in range(height):
-        for x in range(0, width, 2):
-            w0, w1, _, _ = philox4x32(x >> 1, y, sample, NOISE_STREAM_GAUSSIAN, key0, key1)
-            z0, z1 = normal_pair(w0, w1)
-            out[y, x] = z0
-            if x + 1 < width:
-                out[y, x + 1] = z1
-    return out
-
-
 @njit(inline="always")
 def _linear_camera(c, r, g, b, ccm, gray_row, gains, cam):
     """Camera value of colour c (0..2, or 3 = W) at one pixel, with highlight-safe gains.
@@ -96,6 +82,23 @@ def _linear_camera(c, r, g, b, ccm, gray_row, gains, cam):
 
 
 @njit(inline="always")
+def _fill_normals(z, y, sample, key0, key1):
+    """Row y's standard normals: pixel pair x // 2 uses Philox counter (x // 2, y, sample, 0)."""
+    for pair in range((z.shape[0] + 1) // 2):
+        w0, w1, _, _ = philox4x32(pair, y, sample, NOISE_STREAM_GAUSSIAN, key0, key1)
+        z[2 * pair], z[2 * pair + 1] = normal_pair(w0, w1)
+
+
+@njit(nogil=True, cache=True)
+def philox_normals(key0, key1, sample, height, width):
+    """(height, width) standard normals exactly as the RAW kernel draws them (for tests/tools)."""
+    out = np.empty((height, width + 1))
+    for y in range(height):
+        _fill_normals(out[y], y, sample, key0, key1)
+    return out[:, :width]
+
+
+@njit(inline="always")
 def _raw_row(y, src, lut, tile, ccm, gray_row, gains, shot, read, black, span, white,
              key0, key1, sample, raw, clean):
     """One output row of :func:`raw_chain_parallel` (see there)."""
@@ -104,13 +107,11 @@ def _raw_row(y, src, lut, tile, ccm, gray_row, gains, shot, read, black, span, w
     want_clean = clean.shape[0] > 0
     noisy = shot > 0.0 or read > 0.0
     cam = np.empty(3)
+    z = np.zeros(width + 1)
+    if noisy:
+        _fill_normals(z, y, sample, key0, key1)
     trow = y % py
-    z0 = 0.0
-    z1 = 0.0
     for x in range(width):
-        if noisy and (x & 1) == 0:
-            w0, w1, _, _ = philox4x32(x >> 1, y, sample, NOISE_STREAM_GAUSSIAN, key0, key1)
-            z0, z1 = normal_pair(w0, w1)
         r = lut[src[y, x, 0]]
         g = lut[src[y, x, 1]]
         b = lut[src[y, x, 2]]
@@ -122,8 +123,7 @@ def _raw_row(y, src, lut, tile, ccm, gray_row, gains, shot, read, black, span, w
             v = min(max(cam[c], 0.0), 1.0) if c < 3 else white_value
         else:
             v = min(max(_linear_camera(c, r, g, b, ccm, gray_row, gains, cam), 0.0), 1.0)
-        if noisy:
-            v += np.sqrt(shot * v + read) * (z0 if (x & 1) == 0 else z1)
+        v += np.sqrt(shot * v + read) * z[x]
         dn = np.floor(black + v * span + 0.5)
         raw[y, x] = np.uint16(min(max(dn, 0.0), white))
 
