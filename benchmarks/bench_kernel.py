@@ -18,12 +18,12 @@ import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from reference_chain import raw_reference  # noqa: E402
+from reference_chain import raw_reference
 
-from cfasim.cfa import get_pattern  # noqa: E402
-from cfasim.isp import UnprocessParams  # noqa: E402
-from cfasim.noise import NoiseLevels  # noqa: E402
-from cfasim.simulate import RawFormat, simulate_raw  # noqa: E402
+from cfasim.cfa import get_pattern
+from cfasim.isp import UnprocessParams
+from cfasim.noise import NoiseLevels
+from cfasim.simulate import RawFormat, simulate_raw
 
 
 def median_seconds(fn, repeats):
@@ -47,26 +47,34 @@ def main():
     params = UnprocessParams.sample(rng)
     noise, fmt = NoiseLevels(4e-3, 2e-5), RawFormat()
     mpx = side * side / 1e6
-    print(f"# kernel benchmark: {side}x{side} uint8, noise on; {platform.processor() or platform.machine()}, "
-          f"{numba.config.NUMBA_NUM_THREADS} threads available, numba {numba.__version__}")
-    print("| pattern | NumPy chain Mpx/s | kernel 1 thread Mpx/s | kernel 2 threads Mpx/s | "
-          "speed-up 2 threads vs NumPy |")
+    print(
+        f"# kernel benchmark: {side}x{side} uint8, noise on; {platform.machine()}, "
+        f"{numba.config.NUMBA_NUM_THREADS} threads available, numba {numba.__version__}"
+    )
+    print(
+        "| pattern | NumPy chain Mpx/s | kernel 1 thread Mpx/s | kernel 2 threads Mpx/s | "
+        "speed-up 2 threads vs NumPy |"
+    )
     print("|---|---|---|---|---|")
     for name in ("bayer", "quad", "nona", "qxq"):
         p = get_pattern(name)
 
-        def kernel():
+        def kernel(p=p):
             simulate_raw(image, p, params, noise, fmt, seed=1, sample=0)
 
-        t_np = median_seconds(lambda: raw_reference(image, p, params, noise, fmt, 1, 0),
-                              max(3, args.repeats // 2))  # fmt: skip
+        def numpy_chain(p=p):
+            raw_reference(image, p, params, noise, fmt, 1, 0)
+
+        t_np = median_seconds(numpy_chain, max(3, args.repeats // 2))
         rates = []
         for threads in (1, 2):
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             rates.append(mpx / median_seconds(kernel, args.repeats))
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        print(f"| {name} | {mpx / t_np:.1f} | {rates[0]:.1f} | {rates[1]:.1f} | "
-              f"{rates[1] * t_np / mpx:.0f}x |")
+        print(
+            f"| {name} | {mpx / t_np:.1f} | {rates[0]:.1f} | {rates[1]:.1f} | "
+            f"{rates[1] * t_np / mpx:.0f}x |"
+        )
 
 
 if __name__ == "__main__":

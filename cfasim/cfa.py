@@ -123,8 +123,7 @@ class CFAPattern:
         py, px = self.period
         if height <= 0 or width <= 0 or height % py or width % px:
             raise ValueError(
-                f"image size {height}x{width} is not a multiple of the {self.name} "
-                f"period {py}x{px}"
+                f"image size {height}x{width} is not a multiple of the {self.name} period {py}x{px}"
             )
 
     # -- mosaic ---------------------------------------------------------------------------------
@@ -204,7 +203,9 @@ class CFAPattern:
         b = self._require_block("unpack 4 planes")
         *lead, hh, wh, c = planes.shape
         if c != 4 or hh % b or wh % b:
-            raise ValueError(f"expected (..., H/2, W/2, 4) planes for {self.name}, got {planes.shape}")
+            raise ValueError(
+                f"expected (..., H/2, W/2, 4) planes for {self.name}, got {planes.shape}"
+            )
         inv = np.argsort(self.plane_order(order))
         x = planes[..., inv].reshape(*lead, hh // b, b, wh // b, b, 2, 2)
         x = np.moveaxis(x, (-2, -1), (-5, -2))
@@ -251,7 +252,9 @@ class CFAPattern:
     def from_dict(cls, d: dict) -> CFAPattern:
         pattern = cls.from_tile(np.array(d["tile"]), name=d.get("name"))
         if d.get("block") is not None and pattern.block != d["block"]:
-            raise ValueError(f"pattern JSON says block {d['block']} but the tile has {pattern.block}")
+            raise ValueError(
+                f"pattern JSON says block {d['block']} but the tile has {pattern.block}"
+            )
         return pattern
 
     @classmethod
@@ -281,7 +284,7 @@ def parse_tile(text: str) -> np.ndarray:
         raise ValueError("empty CFA tile text")
     rows = text.split("/")
     if len(rows) == 1:
-        n = int(round(len(text) ** 0.5))
+        n = round(len(text) ** 0.5)
         if n * n != len(text):
             raise ValueError(
                 f"CFA tile {text!r} has {len(text)} letters, not a square; separate rows with '/'"

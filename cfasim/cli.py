@@ -27,37 +27,103 @@ def main():
 
 
 @main.command()
-@click.option("--pattern", default="nona", show_default=True,
-              help="bayer | quad | nona | qxq [:rggb|grbg|gbrg|bggr], or tile text "
-                   "such as RRGG/RRGG/GGBB/GGBB.")
-@click.option("--source", default="builtin", show_default=True,
-              help="'builtin' (dead-leaves scenes) or a folder of JPEG/PNG/TIFF images "
-                   "(8 or 16 bit, searched recursively).")
-@click.option("--count", default=256, show_default=True, type=click.IntRange(min=1),
-              help="Number of samples over all splits.")
-@click.option("--patch", default=288, show_default=True, type=click.IntRange(min=1),
-              help="RAW patch side in pixels; a multiple of the pattern period.")
-@click.option("--splits", default="0.8,0.1,0.1", show_default=True, callback=_splits,
-              help="train,val,test fractions.")
-@click.option("--noise", default="brooks", show_default=True,
-              help="'brooks' (sampled per sample), 'none', or fixed 'shot=S,read=R'.")
+@click.option(
+    "--pattern",
+    default="nona",
+    show_default=True,
+    help="bayer | quad | nona | qxq [:rggb|grbg|gbrg|bggr], or tile text "
+    "such as RRGG/RRGG/GGBB/GGBB.",
+)
+@click.option(
+    "--source",
+    default="builtin",
+    show_default=True,
+    help="'builtin' (dead-leaves scenes) or a folder of JPEG/PNG/TIFF images "
+    "(8 or 16 bit, searched recursively).",
+)
+@click.option(
+    "--count",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of samples over all splits.",
+)
+@click.option(
+    "--patch",
+    default=288,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="RAW patch side in pixels; a multiple of the pattern period.",
+)
+@click.option(
+    "--splits",
+    default="0.8,0.1,0.1",
+    show_default=True,
+    callback=_splits,
+    help="train,val,test fractions.",
+)
+@click.option(
+    "--noise",
+    default="brooks",
+    show_default=True,
+    help="'brooks' (sampled per sample), 'none', or fixed 'shot=S,read=R'.",
+)
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--transfer", type=click.Choice(["srgb", "gamma2.2"]), default="srgb",
-              show_default=True, help="Display transfer curve inverted by unprocessing.")
-@click.option("--bits", default=10, show_default=True, type=click.IntRange(1, 16),
-              help="ADC bit depth of the RAW.")
+@click.option(
+    "--transfer",
+    type=click.Choice(["srgb", "gamma2.2"]),
+    default="srgb",
+    show_default=True,
+    help="Display transfer curve inverted by unprocessing.",
+)
+@click.option(
+    "--bits",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="ADC bit depth of the RAW.",
+)
 @click.option("--black-level", default=64, show_default=True, type=click.IntRange(min=0))
-@click.option("--clean/--no-clean", default=False, show_default=True,
-              help="Also store the noise-free linear camera RGB (float16).")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Output dataset folder, e.g. nona.zarr.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Parallel Dask threads (the dataset is identical for any value).")
+@click.option(
+    "--clean/--no-clean",
+    default=False,
+    show_default=True,
+    help="Also store the noise-free linear camera RGB (float16).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output dataset folder, e.g. nona.zarr.",
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Parallel Dask threads (the dataset is identical for any value).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing cfasim dataset at --out.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar (default: only on a terminal).")
-def generate(pattern, source, count, patch, splits, noise, seed, transfer, bits, black_level,
-             clean, out, workers, overwrite, progress):
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal)."
+)
+def generate(
+    pattern,
+    source,
+    count,
+    patch,
+    splits,
+    noise,
+    seed,
+    transfer,
+    bits,
+    black_level,
+    clean,
+    out,
+    workers,
+    overwrite,
+    progress,
+):
     """Simulate RAW/sRGB training pairs and store them as a sharded Zarr v3 dataset."""
     from cfasim.dataset import DatasetError, prepare_output
     from cfasim.sources import SourceError
@@ -65,8 +131,16 @@ def generate(pattern, source, count, patch, splits, noise, seed, transfer, bits,
 
     try:
         config = GenerateConfig(
-            pattern=pattern, source=source, count=count, patch=patch, splits=splits,
-            noise=noise, seed=seed, transfer=transfer, bits=bits, black_level=black_level,
+            pattern=pattern,
+            source=source,
+            count=count,
+            patch=patch,
+            splits=splits,
+            noise=noise,
+            seed=seed,
+            transfer=transfer,
+            bits=bits,
+            black_level=black_level,
             clean=clean,
         ).validated()
     except ValueError as err:
@@ -118,8 +192,10 @@ def patterns():
 
     for name, b in BLOCK_SIZES.items():
         p = CFAPattern.block_bayer(b)
-        click.echo(f"{name:<6} {2 * b}x{2 * b} tile, {b}x{b} blocks, phases {', '.join(PHASES)}: "
-                   f"{p.to_dict()['tile_text']}")
+        click.echo(
+            f"{name:<6} {2 * b}x{2 * b} tile, {b}x{b} blocks, phases {', '.join(PHASES)}: "
+            f"{p.to_dict()['tile_text']}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from cfasim import __version__
-
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 ATTRS_KEY = "cfasim"
@@ -60,7 +58,9 @@ class DataArrays:
     clean: bool = False
 
 
-def shard_samples_for(sample_bytes: int, target_bytes: int = 4 << 20, max_samples: int = 256) -> int:
+def shard_samples_for(
+    sample_bytes: int, target_bytes: int = 4 << 20, max_samples: int = 256
+) -> int:
     """Samples per shard so that a raw shard holds about ``target_bytes`` (at least 1)."""
     return int(max(1, min(max_samples, target_bytes // max(sample_bytes, 1))))
 
@@ -87,14 +87,25 @@ def create_split(root: zarr.Group, split: str, arrays: DataArrays, meta: dict[st
     k = min(k, n)
     _create(g, "raw", (n, h, w), "uint16", ("sample", "y", "x"), (1, h, w), (k, h, w))
     _create(
-        g, "target", (n, h * s, w * s, 3), "uint8", ("sample", "target_y", "target_x", "channel"),
-        (1, h * s, w * s, 3), (k, h * s, w * s, 3),
-    )  # fmt: skip
+        g,
+        "target",
+        (n, h * s, w * s, 3),
+        "uint8",
+        ("sample", "target_y", "target_x", "channel"),
+        (1, h * s, w * s, 3),
+        (k, h * s, w * s, 3),
+    )
     if arrays.clean:
         _create(
-            g, "clean", (n, h, w, 3), "float16", ("sample", "y", "x", "channel"),
-            (1, h, w, 3), (k, h, w, 3), fill=0.0,
-        )  # fmt: skip
+            g,
+            "clean",
+            (n, h, w, 3),
+            "float16",
+            ("sample", "y", "x", "channel"),
+            (1, h, w, 3),
+            (k, h, w, 3),
+            fill=0.0,
+        )
     for name, (tail, dtype, dims, _) in META_ARRAYS.items():
         values = np.asarray(meta[name], dtype=dtype)
         if values.shape != (n, *tail):

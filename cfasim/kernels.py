@@ -99,8 +99,25 @@ def philox_normals(key0, key1, sample, height, width):
 
 
 @njit(inline="always")
-def _raw_row(y, src, lut, tile, ccm, gray_row, gains, shot, read, black, span, white,
-             key0, key1, sample, raw, clean):
+def _raw_row(
+    y,
+    src,
+    lut,
+    tile,
+    ccm,
+    gray_row,
+    gains,
+    shot,
+    read,
+    black,
+    span,
+    white,
+    key0,
+    key1,
+    sample,
+    raw,
+    clean,
+):
     """One output row of :func:`raw_chain_parallel` (see there)."""
     width = src.shape[1]
     py, px = tile.shape
@@ -129,8 +146,9 @@ def _raw_row(y, src, lut, tile, ccm, gray_row, gains, shot, read, black, span, w
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def raw_chain_parallel(src, lut, tile, ccm, gray_row, gains, shot, read, black, white,
-                       key0, key1, sample, raw, clean):
+def raw_chain_parallel(
+    src, lut, tile, ccm, gray_row, gains, shot, read, black, white, key0, key1, sample, raw, clean
+):
     """Fused per-pixel chain from display-referred pixels to a noisy RAW mosaic.
 
     Parameters
@@ -150,15 +168,50 @@ def raw_chain_parallel(src, lut, tile, ccm, gray_row, gains, shot, read, black, 
     """
     span = white - black
     for y in prange(src.shape[0]):
-        _raw_row(y, src, lut, tile, ccm, gray_row, gains, shot, read, black, span, white,
-                 key0, key1, sample, raw, clean)
+        _raw_row(
+            y,
+            src,
+            lut,
+            tile,
+            ccm,
+            gray_row,
+            gains,
+            shot,
+            read,
+            black,
+            span,
+            white,
+            key0,
+            key1,
+            sample,
+            raw,
+            clean,
+        )
 
 
 @njit(nogil=True, cache=True)
-def raw_chain_serial(src, lut, tile, ccm, gray_row, gains, shot, read, black, white,
-                     key0, key1, sample, raw, clean):
+def raw_chain_serial(
+    src, lut, tile, ccm, gray_row, gains, shot, read, black, white, key0, key1, sample, raw, clean
+):
     """Single-threaded twin of :func:`raw_chain_parallel` (same arguments and output)."""
     span = white - black
     for y in range(src.shape[0]):
-        _raw_row(y, src, lut, tile, ccm, gray_row, gains, shot, read, black, span, white,
-                 key0, key1, sample, raw, clean)
+        _raw_row(
+            y,
+            src,
+            lut,
+            tile,
+            ccm,
+            gray_row,
+            gains,
+            shot,
+            read,
+            black,
+            span,
+            white,
+            key0,
+            key1,
+            sample,
+            raw,
+            clean,
+        )

@@ -47,7 +47,9 @@ class NoiseModel:
         if self.mode not in NOISE_MODES:
             raise ValueError(f"unknown noise mode {self.mode!r}; choose one of {NOISE_MODES}")
         if self.shot < 0 or self.read < 0:
-            raise ValueError(f"noise coefficients must be >= 0, got shot={self.shot}, read={self.read}")
+            raise ValueError(
+                f"noise coefficients must be >= 0, got shot={self.shot}, read={self.read}"
+            )
 
     @classmethod
     def parse(cls, text: str) -> NoiseModel:

@@ -24,12 +24,17 @@ GRADIENT_PROB = 0.3
 GREY_PROB = 0.1
 """Fraction of near-neutral (saturation below 0.05) colours."""
 
-_MAX_BATCHES = 8
-"""Disks are drawn in batches of an expected-coverage size; at most this many batches."""
+MAX_BATCHES = 32
+"""Cap on the number of batches of disks (see :func:`batch_size`), about 8 times the need."""
 
 # Columns of the per-disk parameter array built by :func:`sample_disks`.
 CX, CY, R, RED, GREEN, BLUE, AMP, KX, KY, PHASE, GX, GY = range(12)
 N_PARAMS = 12
+
+
+def _radii(u, r_min, r_max):
+    a, b = r_min**-2.0, r_max**-2.0
+    return np.clip((a - u * (a - b)) ** -0.5, r_min, r_max)  # clip: guard the last ulp
 
 
 def sample_radii(rng: np.random.Generator, n: int, r_min: float, r_max: float) -> np.ndarray:
@@ -50,34 +55,34 @@ def sample_radii(rng: np.random.Generator, n: int, r_min: float, r_max: float) -
     -------
     (n,) float64 array
     """
-    a, b = r_min**-2.0, r_max**-2.0
-    r = (a - rng.random(n) * (a - b)) ** -0.5
-    return np.clip(r, r_min, r_max)  # guard the last ulp
+    return _radii(rng.random(n), r_min, r_max)
+
+
+def _colours(u):
+    """Colours from a (6, n) block of uniforms (see :func:`sample_colours`) -> (n, 3)."""
+    h, s1, s2, g, v1, v2 = u
+    s = np.where(g < GREY_PROB, g * (0.05 / GREY_PROB), s1 * s2)
+    v = 0.05 + 0.45 * (v1 + v2)
+    out = np.empty((h.size, 3))
+    for ch, m in enumerate((5.0, 3.0, 1.0)):  # HSV -> RGB, continuous form
+        k = (m + 6.0 * h) % 6.0
+        out[:, ch] = v - v * s * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    return out
 
 
 def sample_colours(rng: np.random.Generator, n: int) -> np.ndarray:
     """Natural-looking sRGB colours in [0, 1]: an HSV draw skewed towards muted tones.
 
-    Hue ~ U[0, 1); saturation ~ Beta(1.5, 4) (mean 0.27, against 2/3 for a uniform RGB cube),
-    replaced by 0.05 * U[0, 1) (near-neutral grey) with probability :data:`GREY_PROB`;
-    value ~ 0.05 + 0.9 * Beta(3, 2.5) (mid-weighted, mean ≈ 0.54, no pure black or white).
+    Hue ~ U[0, 1); saturation = U1 * U2 (density -ln s, mean 1/4, against 2/3 for the uniform
+    RGB cube), replaced with probability :data:`GREY_PROB` by U[0, 0.05) (near-neutral grey);
+    value = 0.05 + 0.9 * (U3 + U4) / 2 (triangular, mid-weighted, mean 0.5, no pure black or
+    white). Products and sums of uniforms stand in for Beta laws: they are much cheaper.
 
     Returns
     -------
     (n, 3) float64 array of encoded sRGB values
     """
-    h = rng.random(n)
-    s = rng.beta(1.5, 4.0, n)
-    grey = rng.random(n) < GREY_PROB
-    s = np.where(grey, 0.05 * rng.random(n), s)
-    v = 0.05 + 0.9 * rng.beta(3.0, 2.5, n)
-    # HSV -> RGB
-    h6 = h * 6.0
-    i = np.floor(h6).astype(np.int64) % 6
-    f = h6 - np.floor(h6)
-    p, q, t = v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f))
-    table = np.stack([v, q, p, p, t, v, t, v, v, q, p, p, p, p, t, v, v, q]).reshape(3, 6, n)
-    return table[:, i, np.arange(n)].T.copy()
+    return _colours(rng.random((6, n)))
 
 
 def sample_disks(rng: np.random.Generator, n: int, height: int, width: int, r_min: float,
@@ -86,50 +91,55 @@ def sample_disks(rng: np.random.Generator, n: int, height: int, width: int, r_mi
 
     Columns (see the ``CX ... GY`` constants): centre ``cx, cy`` uniform on
     [-r, width - 1 + r] x [-r, height - 1 + r] (pixel centres at integers; the margin of r lets
-    disks cover the borders), radius ``r`` (:func:`sample_radii`), colour ``red, green, blue``
-    (:func:`sample_colours`), texture ``amp, kx, ky, phase`` and gradient ``gx, gy``. A pixel at
-    (x, y) takes the colour times the factors
+    disks cover the borders), radius ``r`` (law of :func:`sample_radii`), colour
+    ``red, green, blue`` (law of :func:`sample_colours`), texture ``amp, kx, ky, phase`` and
+    gradient ``gx, gy``. A pixel at (x, y) takes the colour times the factors
 
     - texture: 1 + amp * sin(kx * x + ky * y + phase), amp ~ U[0.03, 0.15), frequency
-      log-uniform in [1/32, 1/3] cycles per pixel, orientation U[0, pi);
+      log-uniform in [1/32, 1/3] cycles per pixel, orientation U[0, pi), phase U[0, 2 pi);
     - gradient: 1 + gx * (x - cx) + gy * (y - cy), a ramp of +-g (g ~ U[0, 0.3)) across the
       radius in a direction U[0, 2 pi).
 
     Each disk gets a texture with probability :data:`TEXTURE_PROB` and a gradient with
-    probability :data:`GRADIENT_PROB`; others (and all when the flag is False) have amp = 0 or
-    gx = gy = 0, i.e. factors of exactly 1. Everything is drawn whatever the flags, so turning
-    them off leaves the geometry and base colours unchanged.
+    probability :data:`GRADIENT_PROB`; the others (all of them when the flag is False) have
+    amp = 0 or gx = gy = 0, i.e. factors of exactly 1. The same uniforms are drawn whatever the
+    flags, so turning them off leaves the geometry and base colours unchanged.
     """
-    out = np.empty((n, N_PARAMS))
-    r = sample_radii(rng, n, r_min, r_max)
-    out[:, R] = r
-    out[:, CX] = -r + rng.random(n) * (width - 1 + 2.0 * r)
-    out[:, CY] = -r + rng.random(n) * (height - 1 + 2.0 * r)
-    out[:, RED:BLUE + 1] = sample_colours(rng, n)
-
-    has_tex = (rng.random(n) < TEXTURE_PROB) & texture
-    k = 2.0 * np.pi * np.exp(rng.uniform(np.log(1 / 32), np.log(1 / 3), n))
-    theta = rng.uniform(0.0, np.pi, n)
-    out[:, AMP] = np.where(has_tex, rng.uniform(0.03, 0.15, n), 0.0)
-    out[:, KX] = k * np.cos(theta)
-    out[:, KY] = k * np.sin(theta)
-    out[:, PHASE] = rng.uniform(0.0, 2.0 * np.pi, n)
-
-    has_grad = (rng.random(n) < GRADIENT_PROB) & gradients
-    g = np.where(has_grad, rng.uniform(0.0, 0.3, n), 0.0) / r
-    psi = rng.uniform(0.0, 2.0 * np.pi, n)
-    out[:, GX] = g * np.cos(psi)
-    out[:, GY] = g * np.sin(psi)
+    u = rng.random((16, n))
+    out = np.zeros((n, N_PARAMS))
+    r = out[:, R] = _radii(u[0], r_min, r_max)
+    out[:, CX] = -r + u[1] * (width - 1 + 2.0 * r)
+    out[:, CY] = -r + u[2] * (height - 1 + 2.0 * r)
+    out[:, RED:BLUE + 1] = _colours(u[3:9])
+    # texture: u[9] < p picks the disk and sets the amplitude; frequency, angle, phase
+    tex = np.flatnonzero(u[9] < TEXTURE_PROB) if texture else np.empty(0, np.int64)
+    k = 2.0 * np.pi * (1 / 32) * (32 / 3) ** u[10, tex]
+    theta = np.pi * u[11, tex]
+    out[tex, AMP] = 0.03 + 0.12 * (u[9, tex] / TEXTURE_PROB)
+    out[tex, KX] = k * np.cos(theta)
+    out[tex, KY] = k * np.sin(theta)
+    out[tex, PHASE] = 2.0 * np.pi * u[12, tex]
+    # gradient: u[13] < p picks the disk; amplitude, direction
+    grad = np.flatnonzero(u[13] < GRADIENT_PROB) if gradients else np.empty(0, np.int64)
+    g = 0.3 * u[14, grad] / r[grad]
+    psi = 2.0 * np.pi * u[15, grad]
+    out[grad, GX] = g * np.cos(psi)
+    out[grad, GY] = g * np.sin(psi)
     return out
 
 
+TILE = 3
+"""log2 of the side of the coverage tiles that let the kernel skip covered areas."""
+
+
 @njit(nogil=True, cache=True)
-def draw_disks(disks, acc, trans, uncovered):
+def draw_disks(disks, acc, trans, tiles, uncovered):
     """Composite disks front to back into ``acc`` (H, W, 3) and ``trans`` (H, W), in place.
 
     Disk k adds ``colour * coverage * T`` and multiplies T by ``1 - coverage``, with the
     anti-aliased coverage ``clip(r - distance + 0.5, 0, 1)`` and the shaded colour clipped to
-    [0, 1]. Pixels with T < :data:`T_COVERED` are skipped; ``uncovered`` counts the others and
+    [0, 1]. Pixels with T < :data:`T_COVERED` are skipped; ``tiles`` counts the other pixels
+    per 2^TILE square (so fully covered squares are skipped whole) and ``uncovered`` in all;
     the loop stops when it reaches 0. Returns ``(uncovered, number of disks used)``.
     """
     height, width = trans.shape
@@ -144,28 +154,33 @@ def draw_disks(disks, acc, trans, uncovered):
         x1 = min(math.floor(cx + r + 0.5), width - 1)
         y0 = max(math.ceil(cy - r - 0.5), 0)
         y1 = min(math.floor(cy + r + 0.5), height - 1)
-        for y in range(y0, y1 + 1):
-            dy = y - cy
-            for x in range(x0, x1 + 1):
-                t = trans[y, x]
-                if t < T_COVERED:
+        for ty in range(y0 >> TILE, (y1 >> TILE) + 1):
+            for tx in range(x0 >> TILE, (x1 >> TILE) + 1):
+                if tiles[ty, tx] == 0:
                     continue
-                dx = x - cx
-                c = r - math.sqrt(dx * dx + dy * dy) + 0.5
-                if c <= 0.0:
-                    continue
-                c = min(c, 1.0)
-                f = 1.0
-                if amp != 0.0:
-                    f = 1.0 + amp * math.sin(kx * x + ky * y + phase)
-                f *= 1.0 + gx * dx + gy * dy
-                w = c * t
-                for ch in range(3):
-                    acc[y, x, ch] += w * min(max(disks[k, RED + ch] * f, 0.0), 1.0)
-                t *= 1.0 - c
-                trans[y, x] = t
-                if t < T_COVERED:
-                    uncovered -= 1
+                for y in range(max(y0, ty << TILE), min(y1, ((ty + 1) << TILE) - 1) + 1):
+                    dy = y - cy
+                    for x in range(max(x0, tx << TILE), min(x1, ((tx + 1) << TILE) - 1) + 1):
+                        t = trans[y, x]
+                        if t < T_COVERED:
+                            continue
+                        dx = x - cx
+                        c = r - math.sqrt(dx * dx + dy * dy) + 0.5
+                        if c <= 0.0:
+                            continue
+                        c = min(c, 1.0)
+                        f = 1.0
+                        if amp != 0.0:
+                            f = 1.0 + amp * math.sin(kx * x + ky * y + phase)
+                        f *= 1.0 + gx * dx + gy * dy
+                        w = c * t
+                        for ch in range(3):
+                            acc[y, x, ch] += w * min(max(disks[k, RED + ch] * f, 0.0), 1.0)
+                        t *= 1.0 - c
+                        trans[y, x] = t
+                        if t < T_COVERED:
+                            tiles[ty, tx] -= 1
+                            uncovered -= 1
     return uncovered, disks.shape[0]
 
 
@@ -183,12 +198,14 @@ def finish(acc, trans, background):
 
 
 def batch_size(height: int, width: int, r_min: float, r_max: float) -> int:
-    """Disks per batch: enough to cover the image with high probability.
+    """Disks per batch: a quarter of the number that covers the image with high probability.
 
     A pixel is hit by a disk with probability a / A (a = pi E[r^2] with E[r^2] =
     k ln(r_max / r_min), k = 2 / (r_min^-2 - r_max^-2), A the area of the centre domain), so
-    the last of the n = height * width pixels is covered after about (A / a) (ln n + 0.58)
-    disks (coupon collector). We take 1.3 (ln n + 3) A / a, at least 64.
+    the last of the n = height * width pixels is hit after about (A / a) (ln n + 0.58) disks
+    (coupon collector). Anti-aliased edges cover only partly, so we aim at
+    N = 1.3 (ln n + 3) A / a and draw batches of N / 4 (at least 64) until every pixel is
+    covered, at most :data:`MAX_BATCHES` of them.
     """
     if r_max > r_min:
         k = 2.0 / (r_min**-2 - r_max**-2)
@@ -197,7 +214,7 @@ def batch_size(height: int, width: int, r_min: float, r_max: float) -> int:
         mean_r2, mean_r = r_min**2, r_min
     domain = (width - 1 + 2 * mean_r) * (height - 1 + 2 * mean_r)
     n = 1.3 * (math.log(height * width) + 3.0) * domain / (math.pi * mean_r2)
-    return max(64, math.ceil(n))
+    return max(64, math.ceil(n / 4))
 
 
 def _check(height, width, r_min, r_max):
@@ -225,11 +242,13 @@ def render(height: int, width: int, seed: int, *, r_min: float = 1.5, r_max: flo
     background = sample_colours(rng, 1)[0]
     acc = np.zeros((height, width, 3))
     trans = np.ones((height, width))
+    tiles = np.zeros(((height - 1 >> TILE) + 1, (width - 1 >> TILE) + 1), np.int64)
+    np.add.at(tiles, (np.arange(height)[:, None] >> TILE, np.arange(width) >> TILE), 1)
     uncovered, n_disks = height * width, 0
     n = batch_size(height, width, r_min, r_max)
-    for _ in range(_MAX_BATCHES):
+    for _ in range(MAX_BATCHES):
         disks = sample_disks(rng, n, height, width, r_min, r_max, texture, gradients)
-        uncovered, used = draw_disks(disks, acc, trans, uncovered)
+        uncovered, used = draw_disks(disks, acc, trans, tiles, uncovered)
         n_disks += used
         if uncovered == 0:
             break
@@ -268,7 +287,7 @@ def dead_leaves(height: int, width: int, seed: int, *, r_min: float = 1.5,
     Colours (:func:`sample_colours`): hue uniform, saturation ~ Beta(1.5, 4) with 10 % near-
     neutral greys, value ~ 0.05 + 0.9 Beta(3, 2.5). Random parameters are drawn in NumPy in
     batches sized to cover the image with high probability (a further batch only if one falls
-    short, at most 8); drawing is the serial ``nogil`` Numba kernel :func:`draw_disks`.
+    short, at most :data:`MAX_BATCHES`); drawing is the serial ``nogil`` Numba kernel :func:`draw_disks`.
     """
     return render(height, width, seed, r_min=r_min, r_max=r_max, texture=texture,
                   gradients=gradients)[0]

@@ -99,8 +99,20 @@ def simulate_raw(
     key0, key1 = seed_key(seed)
     kernel = kernels.raw_chain_parallel if parallel else kernels.raw_chain_serial
     kernel(
-        image, lut, pattern.tile, ccm, ccm.mean(axis=0), gains,
-        float(noise.shot), float(noise.read), float(fmt.black), float(fmt.white),
-        key0, key1, np.uint32(sample), raw, clean_out,
-    )  # fmt: skip
+        image,
+        lut,
+        pattern.tile,
+        ccm,
+        ccm.mean(axis=0),
+        gains,
+        float(noise.shot),
+        float(noise.read),
+        float(fmt.black),
+        float(fmt.white),
+        key0,
+        key1,
+        np.uint32(sample),
+        raw,
+        clean_out,
+    )
     return raw, (clean_out if clean else None)

@@ -219,7 +219,8 @@ def _find_candidates(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
         seen_dirs.add(os.path.realpath(dirpath))
         kept = []
-        for name in dirnames:
+        # real folders first, so a folder reached both directly and by a symlink keeps its own path
+        for name in sorted(dirnames, key=lambda d: (os.path.islink(os.path.join(dirpath, d)), d)):
             if name.startswith("."):
                 continue
             real = os.path.realpath(os.path.join(dirpath, name))

@@ -76,9 +76,14 @@ class GenerateConfig:
         if shard < 1:
             raise ValueError(f"shard_samples must be >= 1, got {shard}")
         return GenerateConfig(
-            **{**asdict(self), "pattern": pattern.name if pattern.block else self.pattern,
-               "splits": splits, "white_level": fmt.white, "shard_samples": shard}
-        )  # fmt: skip
+            **{
+                **asdict(self),
+                "pattern": pattern.name if pattern.block else self.pattern,
+                "splits": splits,
+                "white_level": fmt.white,
+                "shard_samples": shard,
+            }
+        )
 
     def split_counts(self) -> dict[str, int]:
         """Samples per split: val and test rounded, train takes the rest."""
@@ -132,8 +137,14 @@ def plan(config: GenerateConfig, workers: int = 1, warn=None) -> Plan:
     skipped: list[tuple[str, str]] = []
     if cfg.source == BUILTIN:
         root = None
-        sources = [{"kind": "dead_leaves", "height": cfg.patch, "width": cfg.patch,
-                    "seed": "scene_seed(per-sample seed)"}]  # fmt: skip
+        sources = [
+            {
+                "kind": "dead_leaves",
+                "height": cfg.patch,
+                "width": cfg.patch,
+                "seed": "scene_seed(per-sample seed)",
+            }
+        ]
         split_sources = {name: [0] for name in dataset.SPLITS}
         images: list[SourceImage] = []
     else:
@@ -141,16 +152,19 @@ def plan(config: GenerateConfig, workers: int = 1, warn=None) -> Plan:
         scan = scan_folder(root, min_height=cfg.patch, min_width=cfg.patch, workers=workers)
         skipped = list(scan.skipped)
         images = list(scan.images)
-        sources = [{"path": im.path, "height": im.height, "width": im.width,
-                    "bit_depth": im.bit_depth} for im in images]  # fmt: skip
+        sources = [
+            {"path": im.path, "height": im.height, "width": im.width, "bit_depth": im.bit_depth}
+            for im in images
+        ]
         split_sources = _assign_sources(len(images), counts, cfg.seed)
 
     splits = []
     index = 0
     for name in dataset.SPLITS:
         n = counts[name]
-        meta = {k: np.zeros((n, *tail), dtype=dt) for k, (tail, dt, _, _) in
-                dataset.META_ARRAYS.items()}  # fmt: skip
+        meta = {
+            k: np.zeros((n, *tail), dtype=dt) for k, (tail, dt, _, _) in dataset.META_ARRAYS.items()
+        }
         ids = split_sources[name]
         for j in range(n):
             s, rng = sample_rng(cfg.seed, index)
@@ -165,13 +179,19 @@ def plan(config: GenerateConfig, workers: int = 1, warn=None) -> Plan:
                 x0 = int(rng.integers(0, (im.width - cfg.patch) // pattern.period[1] + 1))
                 y0, x0 = y0 * pattern.period[0], x0 * pattern.period[1]
             row = {
-                "sample_index": index, "seed": s, "source_id": sid,
-                "crop_box": (y0, x0, cfg.patch, cfg.patch), "xyz2cam": params.xyz2cam,
+                "sample_index": index,
+                "seed": s,
+                "source_id": sid,
+                "crop_box": (y0, x0, cfg.patch, cfg.patch),
+                "xyz2cam": params.xyz2cam,
                 "rgb2cam": params.rgb2cam,
                 "wb_gains": (params.red_gain, 1.0, params.blue_gain),
-                "digital_gain": params.digital_gain, "shot_noise": levels.shot,
-                "read_noise": levels.read, "black_level": fmt.black, "white_level": fmt.white,
-            }  # fmt: skip
+                "digital_gain": params.digital_gain,
+                "shot_noise": levels.shot,
+                "read_noise": levels.read,
+                "black_level": fmt.black,
+                "white_level": fmt.white,
+            }
             for k, v in row.items():
                 meta[k][j] = v
             index += 1
@@ -249,14 +269,25 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
             y0, x0, hh, ww = (int(v) for v in m["crop_box"][j])
             image = cached[y0 : y0 + hh, x0 : x0 + ww]
         params = UnprocessParams(
-            m["xyz2cam"][j], float(m["wb_gains"][j][0]), float(m["wb_gains"][j][2]),
-            float(m["digital_gain"][j]), cfg.transfer, cfg.tone,
-        )  # fmt: skip
+            m["xyz2cam"][j],
+            float(m["wb_gains"][j][0]),
+            float(m["wb_gains"][j][2]),
+            float(m["digital_gain"][j]),
+            cfg.transfer,
+            cfg.tone,
+        )
         levels = NoiseLevels(float(m["shot_noise"][j]), float(m["read_noise"][j]))
         raw[i], lin = simulate_raw(
-            image, p.pattern, params, levels, p.fmt, seed=cfg.seed,
-            sample=int(m["sample_index"][j]), clean=cfg.clean, parallel=parallel,
-        )  # fmt: skip
+            image,
+            p.pattern,
+            params,
+            levels,
+            p.fmt,
+            seed=cfg.seed,
+            sample=int(m["sample_index"][j]),
+            clean=cfg.clean,
+            parallel=parallel,
+        )
         target[i] = image if image.dtype == np.uint8 else _to_uint8(image)
         if clean is not None:
             clean[i] = lin
@@ -285,8 +316,9 @@ def build(p: Plan, out: Path, workers: int = 1, progress: bool | None = None) ->
         for a, b in dataset.shard_ranges(sp.count, p.config.shard_samples)
     ]
     show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=sum(s.count for s in p.splits), unit="sample", disable=not show,
-              desc="generate") as bar:  # fmt: skip
+    with tqdm(
+        total=sum(s.count for s in p.splits), unit="sample", disable=not show, desc="generate"
+    ) as bar:
 
         class _Progress(Callback):
             def _posttask(self, key, result, dsk, state, worker_id):

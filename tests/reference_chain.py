@@ -21,15 +21,22 @@ def philox4x32_10(counter, key):
         if r:
             k0, k1 = (k0 + W0) & MASK, (k1 + W1) & MASK
         p0, p1 = M0 * c[0], M1 * c[2]
-        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & MASK, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & MASK]
+        c = [
+            (p1 >> np.uint64(32)) ^ c[1] ^ k0,
+            p1 & MASK,
+            (p0 >> np.uint64(32)) ^ c[3] ^ k1,
+            p0 & MASK,
+        ]
     return [v.astype(np.uint32) for v in c]
 
 
 def gaussian_field(seed, sample, height, width):
     """N(0, 1) per pixel: Philox counter (x // 2, y, sample, 0), Box-Muller on words 0 and 1."""
     y, x = np.mgrid[0:height, 0:width].astype(np.uint64)
-    w = philox4x32_10((x >> np.uint64(1), y, np.full_like(x, sample), np.zeros_like(x)),
-                      (seed & 0xFFFFFFFF, seed >> 32))  # fmt: skip
+    w = philox4x32_10(
+        (x >> np.uint64(1), y, np.full_like(x, sample), np.zeros_like(x)),
+        (seed & 0xFFFFFFFF, seed >> 32),
+    )
     u1 = (w[0].astype(np.float64) + 1.0) / 4294967296.0
     u2 = w[1].astype(np.float64) / 4294967296.0
     r = np.sqrt(-2.0 * np.log(u1))
@@ -57,8 +64,12 @@ def raw_reference(image, pattern, params, noise, fmt, seed, sample):
     clean = np.clip(cam, 0.0, 1.0)
     idx = pattern.color_index(*image.shape[:2])
     white = clean.sum(axis=-1) / 3.0
-    val = np.where(idx == 3, white, np.take_along_axis(clean, np.minimum(idx, 2)[..., None], -1)[..., 0])
+    val = np.where(
+        idx == 3, white, np.take_along_axis(clean, np.minimum(idx, 2)[..., None], -1)[..., 0]
+    )
     if noise.shot > 0 or noise.read > 0:
-        val = val + np.sqrt(noise.shot * val + noise.read) * gaussian_field(seed, sample, *idx.shape)
+        val = val + np.sqrt(noise.shot * val + noise.read) * gaussian_field(
+            seed, sample, *idx.shape
+        )
     dn = np.floor(fmt.black + val * (fmt.white - fmt.black) + 0.5)
     return np.clip(dn, 0, fmt.white).astype(np.uint16), clean.astype(np.float32)

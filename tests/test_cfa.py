@@ -37,7 +37,9 @@ def test_known_layouts():
     qxq = get_pattern("qxq:grbg").tile
     assert (qxq[:4, :4] == 1).all() and (qxq[:4, 4:] == 0).all()
     assert (qxq[4:, :4] == 2).all() and (qxq[4:, 4:] == 1).all()
-    assert get_pattern("bayer") == get_pattern("RGGB") == get_pattern("rggb") == get_pattern("RG/GB")
+    assert (
+        get_pattern("bayer") == get_pattern("RGGB") == get_pattern("rggb") == get_pattern("RG/GB")
+    )
 
 
 def test_tile_text_recognises_block_patterns():
@@ -68,7 +70,7 @@ def test_bad_tile_text(text, message):
         get_pattern(text)
 
 
-@pytest.mark.parametrize("spec", ALL + ["RGB/GBR/BRG", "RG/BW"])
+@pytest.mark.parametrize("spec", [*ALL, "RGB/GBR/BRG", "RG/BW"])
 def test_json_round_trip(spec):
     p = get_pattern(spec)
     q = CFAPattern.from_json(p.to_json())
@@ -116,7 +118,8 @@ def test_pack_planes_block_wise(spec):
             for bx in range(w // (2 * b)):
                 y0, x0 = (2 * by + i) * b, (2 * bx + j) * b
                 np.testing.assert_array_equal(
-                    planes[by * b : (by + 1) * b, bx * b : (bx + 1) * b, k], m[y0 : y0 + b, x0 : x0 + b]
+                    planes[by * b : (by + 1) * b, bx * b : (bx + 1) * b, k],
+                    m[y0 : y0 + b, x0 : x0 + b],
                 )
     # each plane is a single colour
     letters = p.plane_colors()
@@ -135,7 +138,7 @@ def test_pynet_plane_order_is_b_g_r_g():
     assert get_pattern("qxq:grbg").plane_order("pynet") == (2, 0, 1, 3)
 
 
-@pytest.mark.parametrize("spec", ALL + ["RGB/GBR/BRG"])
+@pytest.mark.parametrize("spec", [*ALL, "RGB/GBR/BRG"])
 def test_space_to_depth_round_trip(spec):
     p = get_pattern(spec)
     py, px = p.period

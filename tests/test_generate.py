@@ -24,16 +24,18 @@ def run(*args):
 
 def make(tmp_path, name="d.zarr", *extra, pattern="nona", count=20, patch=48):
     out = tmp_path / name
-    result = run("generate", "--pattern", pattern, "--count", count, "--patch", patch,
-                 "--out", out, *extra)  # fmt: skip
+    result = run(
+        "generate", "--pattern", pattern, "--count", count, "--patch", patch, "--out", out, *extra
+    )
     assert result.exit_code == 0, result.output
     return out
 
 
 @pytest.fixture(scope="module")
 def nona_store(tmp_path_factory):
-    return make(tmp_path_factory.mktemp("gen"), "nona.zarr", "--clean", "--seed", "5",
-                "--workers", "2")  # fmt: skip
+    return make(
+        tmp_path_factory.mktemp("gen"), "nona.zarr", "--clean", "--seed", "5", "--workers", "2"
+    )
 
 
 def test_store_layout_opens_with_plain_zarr_and_xarray(nona_store):
@@ -67,12 +69,21 @@ def test_raw_is_reproducible_from_stored_metadata(nona_store):
     fmt = RawFormat(**a["raw_format"])
     pattern = CFAPattern.from_dict(a["pattern"])
     for i in range(2):
-        params = UnprocessParams(g["xyz2cam"][i], g["wb_gains"][i][0], g["wb_gains"][i][2],
-                                 g["digital_gain"][i])  # fmt: skip
+        params = UnprocessParams(
+            g["xyz2cam"][i], g["wb_gains"][i][0], g["wb_gains"][i][2], g["digital_gain"][i]
+        )
         np.testing.assert_allclose(params.rgb2cam, g["rgb2cam"][i], atol=1e-15)
         levels = NoiseLevels(g["shot_noise"][i], g["read_noise"][i])
-        raw, clean = simulate_raw(g["target"][i], pattern, params, levels, fmt, seed=a["seed"],
-                                  sample=int(g["sample_index"][i]), clean=True)  # fmt: skip
+        raw, clean = simulate_raw(
+            g["target"][i],
+            pattern,
+            params,
+            levels,
+            fmt,
+            seed=a["seed"],
+            sample=int(g["sample_index"][i]),
+            clean=True,
+        )
         np.testing.assert_array_equal(raw, g["raw"][i])
         np.testing.assert_array_equal(clean.astype(np.float16), g["clean"][i])
     # the same scene is rendered again from the per-sample seed
@@ -84,8 +95,21 @@ def test_raw_is_reproducible_from_stored_metadata(nona_store):
 
 
 def test_noise_in_store_matches_stored_levels(tmp_path):
-    out = make(tmp_path, "n.zarr", "--clean", "--noise", "shot=4e-3,read=1e-4", "--bits", "14",
-               "--count", 8, "--splits", "1,0,0", pattern="bayer", patch=96)  # fmt: skip
+    out = make(
+        tmp_path,
+        "n.zarr",
+        "--clean",
+        "--noise",
+        "shot=4e-3,read=1e-4",
+        "--bits",
+        "14",
+        "--count",
+        8,
+        "--splits",
+        "1,0,0",
+        pattern="bayer",
+        patch=96,
+    )
     g = zarr.open_group(str(out), mode="r")["train"]
     fmt = RawFormat(14, 64)
     v = fmt.to_linear(g["raw"][...])
@@ -113,8 +137,9 @@ def test_workers_one_and_two_give_identical_bytes(tmp_path):
     assert not np.array_equal(ga["raw"][...], gc["raw"][...])
 
 
-@pytest.mark.parametrize("pattern, patch", [("bayer", 32), ("quad:grbg", 32), ("qxq", 64),
-                                            ("RGB/GBR/BRG", 30)])  # fmt: skip
+@pytest.mark.parametrize(
+    "pattern, patch", [("bayer", 32), ("quad:grbg", 32), ("qxq", 64), ("RGB/GBR/BRG", 30)]
+)
 def test_every_pattern_generates(tmp_path, pattern, patch):
     out = make(tmp_path, "p.zarr", "--splits", "1,0,0", pattern=pattern, count=3, patch=patch)
     root = zarr.open_group(str(out), mode="r")
@@ -138,8 +163,9 @@ def test_folder_source_crops_on_the_period_and_keeps_splits_apart(tmp_path):
     write_png(src / "tiny.png", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
     (src / "notes.txt").write_text("not an image")
     out = tmp_path / "f.zarr"
-    result = run("generate", "--source", src, "--pattern", "quad", "--count", 20, "--patch", 48,
-                 "--out", out)  # fmt: skip
+    result = run(
+        "generate", "--source", src, "--pattern", "quad", "--count", 20, "--patch", 48, "--out", out
+    )
     assert result.exit_code == 0, result.output
     assert "skipped 1 source image" in result.output and "tiny.png" in result.output
     root = zarr.open_group(str(out), mode="r")
@@ -169,8 +195,14 @@ def test_folder_source_crops_on_the_period_and_keeps_splits_apart(tmp_path):
 def test_info_prints_summary(nona_store):
     result = run("info", nona_store)
     assert result.exit_code == 0
-    for text in ("nona:rggb", "status       complete", "train        16 samples", "brooks",
-                 "raw (16, 48, 48) uint16", "MiB"):  # fmt: skip
+    for text in (
+        "nona:rggb",
+        "status       complete",
+        "train        16 samples",
+        "brooks",
+        "raw (16, 48, 48) uint16",
+        "MiB",
+    ):
         assert text in result.output
 
 
@@ -259,6 +291,10 @@ def test_info_on_non_dataset(tmp_path):
 def test_split_counts_and_shard_ranges():
     cfg = gen.GenerateConfig(count=256).validated()
     assert cfg.split_counts() == {"train": 204, "val": 26, "test": 26}
-    assert gen.GenerateConfig(count=1).validated().split_counts() == {"train": 1, "val": 0, "test": 0}
+    assert gen.GenerateConfig(count=1).validated().split_counts() == {
+        "train": 1,
+        "val": 0,
+        "test": 0,
+    }
     assert dataset.shard_ranges(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert cfg.shard_samples == dataset.shard_samples_for(2 * 288 * 288)

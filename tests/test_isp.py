@@ -76,8 +76,8 @@ def test_tent_demosaic_keeps_samples_and_reproduces_flat_colour(spec):
     np.testing.assert_allclose(demosaic_tent(p.mosaic(flat), p), flat, atol=1e-12)
     m = p.mosaic(np.random.default_rng(4).random((h, w, 3)))
     out = demosaic_tent(m, p)
-    np.testing.assert_array_equal(np.take_along_axis(out, p.color_index(h, w)[..., None].astype(int),
-                                                     -1)[..., 0], m)  # fmt: skip
+    own = p.color_index(h, w)[..., None].astype(int)
+    np.testing.assert_array_equal(np.take_along_axis(out, own, -1)[..., 0], m)
 
 
 # Round-trip PSNR floors (dB) through mosaic + tent demosaic + process, on smooth images.

@@ -15,9 +15,12 @@ from cfasim.simulate import RawFormat, display_lut, simulate_raw
 KAT = [
     ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
     ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
-]  # fmt: skip
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
+]
 
 
 @numba.njit
@@ -33,8 +36,9 @@ def test_philox_known_answers(counter, key, expected):
 
 def test_kernel_normals_match_reference_and_are_standard():
     seed = 0x1234_5678_9ABC
-    z = kernels.philox_normals(np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32),
-                               np.uint32(7), 301, 257)  # fmt: skip
+    z = kernels.philox_normals(
+        np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32), np.uint32(7), 301, 257
+    )
     np.testing.assert_allclose(z, gaussian_field(seed, 7, 301, 257), rtol=1e-12, atol=1e-12)
     # N = 77357 draws: SE(mean) = 0.0036, SE(var) = 0.0051 -> 5 sigma bounds
     assert abs(z.mean()) < 0.018 and abs(z.var() - 1) < 0.026
@@ -59,13 +63,15 @@ def _case(spec, dtype, transfer="srgb", tone=True, seed=3):
 def test_noise_free_kernel_equals_reference_exactly(spec, dtype, parallel):
     p, image, params = _case(spec, dtype)
     fmt = RawFormat(12, 200)
-    raw, clean = simulate_raw(image, p, params, NoiseLevels(0, 0), fmt, seed=1, sample=0,
-                              clean=True, parallel=parallel)  # fmt: skip
+    raw, clean = simulate_raw(
+        image, p, params, NoiseLevels(0, 0), fmt, seed=1, sample=0, clean=True, parallel=parallel
+    )
     ref_raw, ref_clean = raw_reference(image, p, params, NoiseLevels(0, 0), fmt, 1, 0)
     np.testing.assert_array_equal(raw, ref_raw)
     np.testing.assert_array_equal(clean, ref_clean)
-    raw2, none = simulate_raw(image, p, params, NoiseLevels(0, 0), fmt, seed=1, sample=0,
-                              parallel=parallel)  # fmt: skip
+    raw2, none = simulate_raw(
+        image, p, params, NoiseLevels(0, 0), fmt, seed=1, sample=0, parallel=parallel
+    )
     np.testing.assert_array_equal(raw2, raw)
     assert none is None
 
@@ -75,7 +81,9 @@ def test_transfer_and_tone_options_match_reference(transfer, tone):
     p, image, params = _case("nona", np.uint8, transfer, tone)
     fmt = RawFormat()
     raw, _ = simulate_raw(image, p, params, NoiseLevels(0, 0), fmt, seed=0, sample=0)
-    np.testing.assert_array_equal(raw, raw_reference(image, p, params, NoiseLevels(0, 0), fmt, 0, 0)[0])
+    np.testing.assert_array_equal(
+        raw, raw_reference(image, p, params, NoiseLevels(0, 0), fmt, 0, 0)[0]
+    )
 
 
 @pytest.mark.parametrize("spec", ["bayer", "nona", "qxq"])
@@ -122,7 +130,9 @@ def test_quantisation_black_and_white_levels():
     black = np.zeros((4, 4, 3), np.uint8)
     white = np.full((4, 4, 3), 255, np.uint8)
     assert (simulate_raw(black, p, params, NoiseLevels(0, 0), fmt, seed=0, sample=0)[0] == 64).all()
-    assert (simulate_raw(white, p, params, NoiseLevels(0, 0), fmt, seed=0, sample=0)[0] == 1023).all()
+    assert (
+        simulate_raw(white, p, params, NoiseLevels(0, 0), fmt, seed=0, sample=0)[0] == 1023
+    ).all()
     # heavy noise never leaves [0, white]
     raw = simulate_raw(white, p, params, NoiseLevels(0.5, 0.5), fmt, seed=0, sample=0)[0]
     assert raw.max() <= 1023 and raw.min() >= 0
@@ -130,12 +140,17 @@ def test_quantisation_black_and_white_levels():
 
 def test_lut_and_bad_input():
     lut = display_lut(8, "srgb", True)
-    assert lut.shape == (256,) and lut[0] == pytest.approx(0, abs=1e-15) and lut[-1] == pytest.approx(1.0)
+    assert (
+        lut.shape == (256,)
+        and lut[0] == pytest.approx(0, abs=1e-15)
+        and lut[-1] == pytest.approx(1.0)
+    )
     assert np.all(np.diff(lut) > 0) and not lut.flags.writeable
     p, image, params = _case("bayer", np.uint8)
     with pytest.raises(ValueError, match="uint8 or uint16"):
-        simulate_raw(image.astype(np.float32), p, params, NoiseLevels(0, 0), RawFormat(), seed=0,
-                     sample=0)  # fmt: skip
+        simulate_raw(
+            image.astype(np.float32), p, params, NoiseLevels(0, 0), RawFormat(), seed=0, sample=0
+        )
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         simulate_raw(image[..., 0], p, params, NoiseLevels(0, 0), RawFormat(), seed=0, sample=0)
     with pytest.raises(ValueError, match="black"):

@@ -25,8 +25,9 @@ def test_variance_follows_mean_on_flat_field_ramp(shot, read):
     side = 256  # 65536 pixels per level: SE of a variance estimate = sqrt(2/N) = 0.55 %
     codes = np.linspace(5000, 50000, 8).astype(np.uint16)  # linear 0.006 .. 0.56, away from clips
     image = np.repeat(codes, side)[None, :, None].repeat(side, 0).repeat(3, 2)
-    raw, _ = simulate_raw(image, get_pattern("quad"), IDENTITY, NoiseLevels(shot, read), fmt,
-                          seed=11, sample=0)  # fmt: skip
+    raw, _ = simulate_raw(
+        image, get_pattern("quad"), IDENTITY, NoiseLevels(shot, read), fmt, seed=11, sample=0
+    )
     v = fmt.to_linear(raw)
     step = 1.0 / (fmt.white - fmt.black)
     for k, code in enumerate(codes):
@@ -60,7 +61,10 @@ def test_fixed_and_none_modes_and_parsing():
     assert NoiseModel.parse(fixed.spec()) == fixed
     assert NoiseModel.parse("Brooks").mode == "brooks"
     np.testing.assert_allclose(NoiseLevels(0.01, 0.001).variance([0.0, 0.5]), [0.001, 0.006])
-    for bad, msg in [("gauss", "bad noise spec"), ("shot=abc", "bad number"),
-                     ("shot=-1", "must be >= 0")]:  # fmt: skip
+    for bad, msg in [
+        ("gauss", "bad noise spec"),
+        ("shot=abc", "bad number"),
+        ("shot=-1", "must be >= 0"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             NoiseModel.parse(bad)
