@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+from zarr.codecs import BloscCodec, ZstdCodec
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -65,14 +66,33 @@ def shard_samples_for(
     return int(max(1, min(max_samples, target_bytes // max(sample_bytes, 1))))
 
 
-def _create(group: zarr.Group, name: str, shape, dtype, dims, chunks, shards=None, fill=0):
+def _compressor(kind: str):
+    # Measured on 288x288 nona samples (docs/benchmarks.md): bit-shuffled Blosc-zstd packs
+    # noisy 10-bit RAW to 53 % at ~0.7 ms/sample; sRGB targets gain nothing from shuffling.
+    if kind == "bitshuffle":
+        return BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+    if kind == "shuffle":
+        return BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
+    return ZstdCodec(level=1)
+
+
+DATA_ARRAYS = {
+    # name: (dtype, dimension names, compressor); sample shape (y, x) or (y*s, x*s, 3)
+    "raw": ("uint16", ("sample", "y", "x"), "bitshuffle"),
+    "target": ("uint8", ("sample", "target_y", "target_x", "channel"), "zstd"),
+    "clean": ("float16", ("sample", "y", "x", "channel"), "shuffle"),
+}
+
+
+def _create(group: zarr.Group, name, shape, dtype, dims, chunks, shards=None, compressor="zstd"):
     return group.create_array(
         name,
         shape=shape,
         dtype=dtype,
         chunks=chunks,
         shards=shards,
-        fill_value=fill,
+        compressors=_compressor(compressor),
+        fill_value=0,
         dimension_names=dims,
         config={"write_empty_chunks": True},
     )
@@ -81,31 +101,16 @@ def _create(group: zarr.Group, name: str, shape, dtype, dims, chunks, shards=Non
 def create_split(root: zarr.Group, split: str, arrays: DataArrays, meta: dict[str, np.ndarray]):
     """Create one split group: sharded data arrays (empty) and metadata arrays (written now)."""
     g = root.create_group(split, attributes={"count": arrays.count, "scale": arrays.scale})
-    n, h, w, s, k = arrays.count, arrays.height, arrays.width, arrays.scale, arrays.shard_samples
+    n, h, w, s = arrays.count, arrays.height, arrays.width, arrays.scale
     if n == 0:
         return g
-    k = min(k, n)
-    _create(g, "raw", (n, h, w), "uint16", ("sample", "y", "x"), (1, h, w), (k, h, w))
-    _create(
-        g,
-        "target",
-        (n, h * s, w * s, 3),
-        "uint8",
-        ("sample", "target_y", "target_x", "channel"),
-        (1, h * s, w * s, 3),
-        (k, h * s, w * s, 3),
-    )
-    if arrays.clean:
-        _create(
-            g,
-            "clean",
-            (n, h, w, 3),
-            "float16",
-            ("sample", "y", "x", "channel"),
-            (1, h, w, 3),
-            (k, h, w, 3),
-            fill=0.0,
-        )
+    k = min(arrays.shard_samples, n)
+    sample_shapes = {"raw": (h, w), "target": (h * s, w * s, 3), "clean": (h, w, 3)}
+    for name, (dtype, dims, compressor) in DATA_ARRAYS.items():
+        if name == "clean" and not arrays.clean:
+            continue
+        shape = sample_shapes[name]
+        _create(g, name, (n, *shape), dtype, dims, (1, *shape), (k, *shape), compressor)
     for name, (tail, dtype, dims, _) in META_ARRAYS.items():
         values = np.asarray(meta[name], dtype=dtype)
         if values.shape != (n, *tail):
