@@ -31,17 +31,18 @@ def philox4x32_10(counter, key):
 
 
 def gaussian_field(seed, sample, height, width):
-    """N(0, 1) per pixel: Philox counter (x // 2, y, sample, 0), Box-Muller on words 0 and 1."""
+    """N(0, 1) per pixel: Philox counter (x // 2, y, sample, 0), float32 Box-Muller."""
     y, x = np.mgrid[0:height, 0:width].astype(np.uint64)
     w = philox4x32_10(
         (x >> np.uint64(1), y, np.full_like(x, sample), np.zeros_like(x)),
         (seed & 0xFFFFFFFF, seed >> 32),
     )
-    u1 = (w[0].astype(np.float64) + 1.0) / 4294967296.0
-    u2 = w[1].astype(np.float64) / 4294967296.0
-    r = np.sqrt(-2.0 * np.log(u1))
-    t = 2.0 * np.pi * u2
-    return np.where(x % 2 == 0, r * np.cos(t), r * np.sin(t))
+    f32 = np.float32
+    u1 = ((w[0] >> 8).astype(f32) + f32(1.0)) * f32(2.0**-24)
+    u2 = (w[1] >> 8).astype(f32) * f32(2.0**-24)
+    r = np.sqrt(f32(-2.0) * np.log(u1))
+    t = f32(2.0 * np.pi) * u2
+    return np.where(x % 2 == 0, r * np.cos(t), r * np.sin(t)).astype(np.float64)
 
 
 def raw_reference(image, pattern, params, noise, fmt, seed, sample):

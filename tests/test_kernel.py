@@ -39,7 +39,8 @@ def test_kernel_normals_match_reference_and_are_standard():
     z = kernels.philox_normals(
         np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32), np.uint32(7), 301, 257
     )
-    np.testing.assert_allclose(z, gaussian_field(seed, 7, 301, 257), rtol=1e-12, atol=1e-12)
+    # float32 Box-Muller: NumPy's SIMD log/cos/sin may differ from libm by a few ulp
+    np.testing.assert_allclose(z, gaussian_field(seed, 7, 301, 257), rtol=1e-5, atol=1e-5)
     # N = 77357 draws: SE(mean) = 0.0036, SE(var) = 0.0051 -> 5 sigma bounds
     assert abs(z.mean()) < 0.018 and abs(z.var() - 1) < 0.026
     # neighbours (the two outputs of one Box-Muller pair) are uncorrelated
