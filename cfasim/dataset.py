@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +169,18 @@ def set_status(root: zarr.Group, status: str) -> None:
     attrs = dict(root.attrs[ATTRS_KEY])
     attrs["status"] = status
     root.update_attributes({ATTRS_KEY: attrs})
+
+
+def finalize(path, splits) -> None:
+    """Mark a built store complete and consolidate its metadata (root and each split), so
+    readers such as ``xarray.open_zarr(path, group=split)`` open it with one read."""
+    root = zarr.open_group(str(path), mode="r+")
+    set_status(root, "complete")
+    with warnings.catch_warnings():  # consolidated metadata is not yet in the v3 spec
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata")
+        for split in splits:
+            zarr.consolidate_metadata(str(path), path=split)
+        zarr.consolidate_metadata(str(path))
 
 
 def open_root(path) -> zarr.Group:

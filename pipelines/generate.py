@@ -327,5 +327,4 @@ def build(p: Plan, out: Path, workers: int = 1, progress: bool | None = None) ->
 
         with _Progress():
             dask.compute(*tasks, scheduler="threads", num_workers=workers)
-    root = zarr.open_group(str(out), mode="r+")
-    dataset.set_status(root, "complete")
+    dataset.finalize(out, [sp.name for sp in p.splits])

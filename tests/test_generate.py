@@ -1,6 +1,7 @@
 """`cfasim generate` / `cfasim info` end to end: store layout, determinism, metadata, bad input."""
 
 import json
+import warnings
 
 import imagecodecs
 import numpy as np
@@ -54,7 +55,9 @@ def test_store_layout_opens_with_plain_zarr_and_xarray(nona_store):
     for name in dataset.META_ARRAYS:
         assert train[name].shape[0] == 16
         assert train[name].metadata.dimension_names[0] == "sample"
-    ds = xr.open_zarr(str(nona_store), group="train", consolidated=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # consolidated metadata: no fallback warning
+        ds = xr.open_zarr(str(nona_store), group="train")
     assert ds["raw"].dims == ("sample", "y", "x")
     assert ds["target"].dims == ("sample", "target_y", "target_x", "channel")
     assert ds["clean"].dims == ("sample", "y", "x", "channel")
