@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -98,8 +99,8 @@ def main():
 )
 @click.option(
     "--workers",
-    default=2,
-    show_default=True,
+    default=os.cpu_count() or 1,
+    show_default="number of CPUs",
     type=click.IntRange(min=1),
     help="Parallel Dask threads (the dataset is identical for any value).",
 )

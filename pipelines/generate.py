@@ -16,6 +16,7 @@ import json
 import math
 import sys
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,7 @@ def scene_seed(sample_seed: int) -> int:
     return int(np.random.SeedSequence([sample_seed, SCENE_STREAM]).generate_state(1, np.uint64)[0])
 
 
-def plan(config: GenerateConfig, workers: int = 1, warn=None) -> Plan:
+def plan(config: GenerateConfig, workers: int = 1) -> Plan:
     """Scan the source and draw every per-sample parameter (see module docstring)."""
     cfg = config.validated()
     pattern = get_pattern(cfg.pattern)
@@ -310,8 +311,9 @@ def build(p: Plan, out: Path, workers: int = 1, progress: bool | None = None) ->
     from tqdm import tqdm
 
     create_store(p, out)
+    render = dask.delayed(partial(render_shard, p, str(out)), pure=True, traverse=False)
     tasks = [
-        dask.delayed(render_shard, pure=False)(p, str(out), sp.name, a, b)
+        render(sp.name, a, b, dask_key_name=f"shard-{sp.name}-{a}")
         for sp in p.splits
         for a, b in dataset.shard_ranges(sp.count, p.config.shard_samples)
     ]

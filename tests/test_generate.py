@@ -195,6 +195,13 @@ def test_folder_source_crops_on_the_period_and_keeps_splits_apart(tmp_path):
     assert not (used["val"] & used["test"])
 
 
+def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path):
+    shown = run("generate", "--count", 4, "--patch", 48, "--out", tmp_path / "a.zarr", "--progress")
+    assert shown.exit_code == 0 and "generate: 100%" in shown.output and "4/4" in shown.output
+    quiet = run("generate", "--count", 4, "--patch", 48, "--out", tmp_path / "b.zarr")
+    assert quiet.exit_code == 0 and "100%" not in quiet.output  # CliRunner is not a TTY
+
+
 def test_info_prints_summary(nona_store):
     result = run("info", nona_store)
     assert result.exit_code == 0
