@@ -1,0 +1,40 @@
+"""Reference rendering of stored RAW samples: simple demosaic + cfasim's forward ISP.
+
+This is the classical baseline a learned ISP must beat: the same ``process`` that defines the
+targets, applied after :func:`cfasim.demosaic.demosaic_tent` (bilinear on Bayer).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cfasim.cfa import CFAPattern
+from cfasim.demosaic import demosaic_tent
+from cfasim.isp import UnprocessParams, process
+
+
+def sample_params(split_group, index: int, config: dict) -> UnprocessParams:
+    """The ISP parameters of one stored sample (see docs/dataset-format.md)."""
+    g = split_group
+    wb = g["wb_gains"][index]
+    return UnprocessParams(
+        np.asarray(g["xyz2cam"][index]),
+        float(wb[0]),
+        float(wb[2]),
+        float(g["digital_gain"][index]),
+        config["transfer"],
+        bool(config["tone"]),
+    )
+
+
+def render_reference(raw: np.ndarray, pattern: CFAPattern, params: UnprocessParams,
+                     black: float, white: float) -> np.ndarray:
+    """(H, W) RAW codes -> (H, W, 3) sRGB in [0, 1] by tent demosaic and the forward ISP."""
+    lin = np.clip((np.asarray(raw, dtype=np.float64) - black) / (white - black), 0.0, 1.0)
+    return process(demosaic_tent(lin, pattern), params)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two images in [0, 1]."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return 10.0 * np.log10(1.0 / max(mse, 1e-12))

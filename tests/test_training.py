@@ -1,0 +1,207 @@
+"""Trainer, distillation, checkpoints/resume, DDP, export and the CLI, on tiny stores."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from cfasim.cli import main  # noqa: E402
+from pipelines.generate import GenerateConfig, build, plan  # noqa: E402
+from training.config import load_config, parse_override  # noqa: E402
+from training.distill import Stage  # noqa: E402
+from training.trainer import Trainer, load_checkpoint, train  # noqa: E402
+
+TINY = {"widths": [4, 8]}  # a 2-scale LW-ISP: fast enough for tests
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "nona.zarr"
+    cfg = GenerateConfig(pattern="nona", count=16, patch=48, clean=True, seed=2).validated()
+    build(plan(cfg), out, workers=1, progress=False)
+    return out
+
+
+def config(store, out, *overrides, **kw):
+    base = [
+        "model.name=lwisp", f"model.args={json.dumps(TINY)}", "data.crop=24",
+        "data.batch_size=2", "data.val_samples=2", "train.steps=4", "train.log_every=1",
+        "train.val_every=2", "train.checkpoint_every=2", "train.threads=1",
+    ]  # fmt: skip
+    return load_config(None, [*base, *overrides], data__dataset=str(store), train__out=str(out),
+                       **kw)  # fmt: skip
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_config_overrides_and_errors(tmp_path):
+    assert parse_override("train.steps=30") == (["train", "steps"], 30)
+    assert parse_override("model.args={ widths = [4, 8] }")[1] == {"widths": [4, 8]}
+    assert parse_override("train.out=runs/x")[1] == "runs/x"
+    with pytest.raises(ValueError, match="unknown config key 'train.stepz'"):
+        load_config(None, ["train.stepz=3"], data__dataset="d.zarr")
+    with pytest.raises(ValueError, match="no dataset"):
+        load_config(None)
+    with pytest.raises(ValueError, match="needs a teacher"):
+        load_config(None, ["distill.mode=output"], data__dataset="d.zarr")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\nname=")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_config(bad, data__dataset="d.zarr")
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_shipped_configs_load(store):
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+    assert len(configs) >= 6
+    for path in configs:
+        cfg = load_config(path, data__dataset=str(store), distill__teacher="t.pt")
+        assert cfg["model"]["name"]
+
+
+def test_training_reduces_loss_and_writes_outputs(store, tmp_path):
+    out = tmp_path / "run"
+    trainer = train(config(store, out, "train.steps=12", "train.lr=0.01"), log=lambda *a: None)
+    records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert len(losses) == 12 and np.mean(losses[-4:]) < np.mean(losses[:4])
+    val = [r for r in records if "val_psnr" in r]
+    assert [r["step"] for r in val] == [2, 4, 6, 8, 10, 12]
+    assert all(np.isfinite(r["val_psnr"]) and r["baseline_psnr"] > 10 for r in val)
+    for name in ("checkpoint.pt", "model.pt", "curves.png", "samples.png"):
+        assert (out / name).stat().st_size > 0
+    ckpt = load_checkpoint(out / "model.pt")
+    assert ckpt["step"] == 12 and ckpt["adapter"]["pattern"]["name"] == "nona:rggb"
+    assert trainer.step == 12
+
+
+def test_resume_is_exact(store, tmp_path):
+    full = train(config(store, tmp_path / "a", "train.steps=6"), log=lambda *a: None)
+    cfg = config(store, tmp_path / "b", "train.steps=6")
+    train(cfg, stop_after=2, log=lambda *a: None)  # killed after the step-2 checkpoint
+    resumed = train(cfg, resume=True, log=lambda *a: None)
+    assert resumed.step == 6
+    a, b = weights(full.model), weights(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+             if "loss" in ln]  # fmt: skip
+    assert steps == [1, 2, 3, 4, 5, 6]  # no duplicated records after the resume
+
+
+def test_output_and_heterogeneous_distillation(store, tmp_path):
+    teacher = tmp_path / "teacher"
+    train(config(store, teacher, "model.input=clean", f"model.args={json.dumps(TINY)}",
+                 "train.steps=2"), log=lambda *a: None)  # fmt: skip
+    hetero = Trainer(config(store, tmp_path / "h", "distill.mode=heterogeneous",
+                            distill__teacher=str(teacher / "model.pt")), log=lambda *a: None)  # fmt: skip
+    stage = hetero.distiller.stage_at(0)
+    assert {s for s, _ in stage.features} == {"dec0", "dec1", "head"}  # common layer names
+    parts = hetero.train_step(next(hetero._batches()))
+    assert parts["distill_output"] > 0 and parts["distill_feature"] > 0
+    for adapter in hetero.distiller.adapters.values():
+        assert adapter.weight.grad is not None and adapter.weight.grad.abs().sum() > 0
+    # the clean-image teacher is frozen
+    assert all(not p.requires_grad for p in hetero.distiller.teacher.parameters())
+
+
+def test_progressive_stages_switch(store, tmp_path):
+    teacher = tmp_path / "t"
+    train(config(store, teacher, "train.steps=1"), log=lambda *a: None)
+    stages = ('distill.stages=[{steps = 2, gt_weight = 0.0, feature_weight = 1.0, '
+              'features = [["dec0", "dec0"]]}, {gt_weight = 1.0, output_weight = 1.0}]')  # fmt: skip
+    tr = Trainer(config(store, tmp_path / "s", "distill.mode=progressive", stages,
+                        distill__teacher=str(teacher / "model.pt")), log=lambda *a: None)  # fmt: skip
+    batches = tr._batches()
+    first = tr.train_step(next(batches))
+    assert set(first) == {"loss", "l1", "distill_feature"} and first["l1"] == 0.0
+    tr.train_step(next(batches))
+    third = tr.train_step(next(batches))
+    assert "distill_output" in third and third["l1"] > 0 and "distill_feature" not in third
+    assert tr.distiller.stage_at(1).feature_weight == 1.0
+    assert tr.distiller.stage_at(2) == Stage(gt_weight=1.0, output_weight=1.0)
+
+
+def test_amp_bf16_on_cpu(store, tmp_path):
+    tr = train(config(store, tmp_path / "amp", "train.steps=2", "train.amp=true"),
+               log=lambda *a: None)  # fmt: skip
+    assert tr.step == 2
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+
+
+def test_size_errors_are_clear(store, tmp_path):
+    with pytest.raises(ValueError, match="not a multiple of the nona:rggb period 6x6; try 24"):
+        Trainer(config(store, tmp_path / "x", "data.crop=25"), log=lambda *a: None)
+    with pytest.raises(ValueError, match="targets are"):
+        Trainer(config(store, tmp_path / "y", 'model.args={ widths = [4, 8], output_scale = 1 }'),
+                log=lambda *a: None)  # fmt: skip
+
+
+def test_cli_train_export_and_process_raw(store, tmp_path):
+    out = tmp_path / "cli"
+    runner = CliRunner()
+    args = ["train", "--dataset", str(store), "--out", str(out), "--steps", "2",
+            "--set", "model.args={ widths = [4, 8] }", "--set", "data.crop=24",
+            "--set", "data.batch_size=2", "--set", "data.val_samples=1"]  # fmt: skip
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "val psnr" in result.output
+    png = tmp_path / "out.png"
+    result = runner.invoke(main, ["process-raw", str(out / "model.pt"), str(store), "--split",
+                                  "test", "--index", "1", "--out", str(png)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import imagecodecs
+
+    assert imagecodecs.imread(png).shape == (48, 48, 3)
+    bad = runner.invoke(main, ["process-raw", str(out / "model.pt"), str(store), "--index",
+                               "99", "--out", str(png)])  # fmt: skip
+    assert bad.exit_code == 1 and "no index 99" in bad.output
+    missing = runner.invoke(main, ["train", "--dataset", str(tmp_path / "nope.zarr")])
+    assert missing.exit_code == 1 and "nope.zarr" in missing.output
+
+    from training.export import example_raw, export_model, model_from_checkpoint
+
+    model, adapter = model_from_checkpoint(load_checkpoint(out / "model.pt"))
+    raw = example_raw(adapter, 48) + torch.arange(48.0)[None, None, :]
+    with torch.no_grad():
+        inp = adapter(raw)
+        expected = model(inp["packed"], inp["mosaic"])
+    ts = torch.jit.load(str(export_model(out / "model.pt", tmp_path / "ts", "torchscript", 48)))
+    torch.testing.assert_close(ts(raw), expected)
+    ort = pytest.importorskip("onnxruntime")
+    onnx_path = export_model(out / "model.pt", tmp_path / "onnx", "onnx", 48)
+    sess = ort.InferenceSession(str(onnx_path))
+    got = sess.run(None, {"raw": raw.numpy()})[0]
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+
+
+def test_ddp_two_processes_gloo_matches_single_process(store, tmp_path):
+    common = ["--dataset", str(store), "--steps", "3", "--set", "model.args={ widths = [4, 8] }",
+              "--set", "data.crop=24", "--set", "data.val_samples=1", "--set", "data.augment=false",
+              "--set", "train.threads=1"]  # fmt: skip
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         "-m", "cfasim.cli", "train", *common, "--out", str(tmp_path / "ddp"),
+         "--set", "data.batch_size=2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert "x 2 processes" in ddp.stdout
+    single = CliRunner().invoke(main, ["train", *common, "--out", str(tmp_path / "one"),
+                                       "--set", "data.batch_size=4"])  # fmt: skip
+    assert single.exit_code == 0, single.output
+    a = load_checkpoint(tmp_path / "ddp" / "model.pt")["model"]
+    b = load_checkpoint(tmp_path / "one" / "model.pt")["model"]
+    # 2 ranks x batch 2 with averaged gradients == 1 process x batch 4 on the same samples
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)

@@ -1,0 +1,447 @@
+"""The training loop: data, model, losses, distillation, checkpoints with exact resume, metrics,
+plots; CPU, one GPU, or ``torchrun`` (DDP, gloo on CPU / nccl on GPU)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import zarr
+
+from cfasim.render import render_reference, sample_params
+from training.cfa_adapter import CFAAdapter, clean_to_s2d
+from training.data import CFADataset, ShardAwareSampler
+from training.distill import Distiller, Stage
+from training.losses import build_loss, psnr, ssim
+from training.models import build_model, count_parameters
+
+CHECKPOINT_FORMAT = 1
+CLEAN_CHANNELS = 12  # clean linear RGB, space-to-depth by 2 (the clean-image teacher's input)
+
+
+# -- set-up helpers -------------------------------------------------------------------------------
+
+
+def dist_info() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment (0, 1, 0 when absent)."""
+    return (
+        int(os.environ.get("RANK", 0)),
+        int(os.environ.get("WORLD_SIZE", 1)),
+        int(os.environ.get("LOCAL_RANK", 0)),
+    )
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("train.device is 'cuda' but no GPU is available")
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def model_with_inputs(spec: dict, in_channels: int):
+    """Build the model of a ``[model]`` spec, giving it the adapter's channel count."""
+    args = dict(spec.get("args", {}))
+    args.setdefault("in_channels", in_channels)
+    model = build_model({"name": spec["name"], "args": args})
+    return model, {"name": spec["name"], "args": args}
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a cfasim training checkpoint")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict):
+    """(model in eval mode, adapter) of a checkpoint."""
+    from cfasim.cfa import CFAPattern
+
+    model = build_model(ckpt["model_spec"])
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    a = ckpt["adapter"]
+    adapter = CFAAdapter(
+        CFAPattern.from_dict(a["pattern"]),
+        packing=a["packing"],
+        with_mask=a["with_mask"],
+        normalize=tuple(a["normalize"]),
+    )
+    return model, adapter
+
+
+def default_stages(mode: str, steps: int) -> list[Stage]:
+    """Stages of a distillation mode when the config gives none (documented in docs/training.md)."""
+    if mode == "output":
+        return [Stage(gt_weight=1.0, output_weight=1.0)]
+    if mode == "progressive":  # level 1 features first, then full output + ground truth
+        first = max(1, steps // 3)
+        return [
+            Stage(steps=first, gt_weight=0.0, feature_weight=1.0, features=[("level1", "level1")]),
+            Stage(gt_weight=1.0, output_weight=1.0, feature_weight=0.1,
+                  features=[("level1", "level1")]),
+        ]  # fmt: skip
+    if mode == "heterogeneous":
+        return [Stage(gt_weight=1.0, output_weight=0.5, feature_weight=0.5, features=[])]
+    return [Stage()]
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+class Trainer:
+    """Everything a run needs, built from a config (see training/config.py)."""
+
+    def __init__(self, cfg: dict, log=print):
+        self.cfg = cfg
+        self.rank, self.world, local = dist_info()
+        self.log = log if self.rank == 0 else (lambda *a, **k: None)
+        tcfg, dcfg = cfg["train"], cfg["data"]
+        if tcfg.get("threads"):
+            torch.set_num_threads(int(tcfg["threads"]))
+        self.device = resolve_device(tcfg["device"], local)
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend)
+        seed_everything(int(tcfg["seed"]))
+        self.out = Path(tcfg["out"])
+        mode = cfg["distill"]["mode"]
+        self.model_input = cfg["model"]["input"]
+        clean = mode == "heterogeneous" or self.model_input == "clean"
+        self.train_set = CFADataset(dcfg["dataset"], split=dcfg["train_split"], crop=dcfg["crop"],
+                                    augment=dcfg["augment"], with_clean=clean,
+                                    seed=int(tcfg["seed"]))  # fmt: skip
+        self.val_set = CFADataset(dcfg["dataset"], split=dcfg["val_split"],
+                                  crop=dcfg["val_crop"], augment=False,
+                                  with_clean=self.model_input == "clean")  # fmt: skip
+        ds = self.train_set
+        self.adapter = CFAAdapter(ds.pattern, packing=cfg["model"]["packing"],
+                                  with_mask=cfg["model"]["with_mask"],
+                                  normalize=(ds.black_level, ds.white_level))  # fmt: skip
+        channels = CLEAN_CHANNELS if self.model_input == "clean" else self.adapter.in_channels
+        self.model, self.model_spec = model_with_inputs(cfg["model"], channels)
+        self.model.to(self.device)
+        if tcfg.get("level") is not None and hasattr(self.model, "level"):
+            self.model.level = int(tcfg["level"])
+        if tcfg.get("init"):  # warm start, e.g. PyNET level L from the level L+1 run
+            state = load_checkpoint(tcfg["init"], map_location=self.device)["model"]
+            missing, unexpected = self.model.load_state_dict(state, strict=False)
+            self.log(f"initialised from {tcfg['init']} ({len(missing)} missing, "
+                     f"{len(unexpected)} unexpected keys)")  # fmt: skip
+        self._check_sizes(int(dcfg["crop"]), ds.scale)
+        self.loss_fn = build_loss(tcfg["loss"]).to(self.device)
+        self.steps = int(tcfg["steps"])
+        self.distiller = None
+        self.teacher_adapter = None
+        if mode != "none":
+            self._build_distiller(mode)
+        params = list(self.model.parameters())
+        if self.distiller is not None:
+            params += list(self.distiller.adapters.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=float(tcfg["lr"]),
+                                          weight_decay=float(tcfg["weight_decay"]))  # fmt: skip
+        if tcfg["lr_schedule"] == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, self.steps) / self.steps))
+            )
+        elif tcfg["lr_schedule"] == "constant":
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: 1.0)
+        else:
+            raise ValueError(f"train.lr_schedule must be 'cosine' or 'constant', got {tcfg['lr_schedule']!r}")
+        self.net = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            partial_graph = getattr(self.model, "level", 0) not in (0, None)  # PyNET level > 0
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=partial_graph
+            )
+        self.amp = bool(tcfg["amp"])
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
+        self.sampler = ShardAwareSampler(self.train_set, int(dcfg["batch_size"]), shuffle=True,
+                                         seed=int(tcfg["seed"]), rank=self.rank,
+                                         world_size=self.world, drop_last=True)  # fmt: skip
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+
+    # -- construction details --
+
+    def _check_sizes(self, crop: int, scale: int) -> None:
+        multiple = getattr(self.model, "input_multiple", 1)
+        if self.model_input == "clean":
+            if crop % (2 * multiple):
+                raise ValueError(f"clean-input models need crops divisible by {2 * multiple}")
+            packed = crop // 2
+        else:
+            self.adapter.check_size(crop, crop, multiple)
+            packed = self.adapter.packed_size(crop, crop)[0]
+        out = packed * self.model.output_scale
+        if getattr(self.model, "level", 0) in (0, None) and out != crop * scale:
+            raise ValueError(
+                f"model {self.model_spec['name']} with {self.adapter.packing} packing outputs "
+                f"{out}x{out} for a {crop}x{crop} mosaic, but targets are {crop * scale}x"
+                f"{crop * scale} (scale {scale}); change model.packing or the model's output_scale"
+            )
+
+    def _build_distiller(self, mode: str) -> None:
+        dcfg = self.cfg["distill"]
+        ckpt = load_checkpoint(dcfg["teacher"], map_location=self.device)
+        teacher, self.teacher_adapter = model_from_checkpoint(ckpt)
+        teacher.to(self.device)
+        teacher_input = "clean" if mode == "heterogeneous" else dcfg["teacher_input"]
+        stages = [Stage.from_dict(s) for s in dcfg["stages"]] or default_stages(mode, self.steps)
+        if mode == "heterogeneous" and not any(st.features for st in stages):
+            common = sorted(set(self.model.feature_layers()) & set(teacher.feature_layers()))
+            for st in stages:
+                st.features = [(n, n) for n in common]
+        batch = _batch_of(self.train_set[0])
+        probe = (self._student_args(batch), self._teacher_args(batch, teacher_input))
+        self.distiller = Distiller(self.model, teacher, stages, teacher_input, probe).to(self.device)
+        self.teacher_input = teacher_input
+
+    def _student_args(self, batch):
+        if self.model_input == "clean":
+            return (clean_to_s2d(batch["clean"].to(self.device)),)
+        inp = self.adapter(batch["raw"].to(self.device))
+        return inp["packed"], inp["mosaic"]
+
+    def _teacher_args(self, batch, teacher_input):
+        if teacher_input == "clean":
+            return (clean_to_s2d(batch["clean"].to(self.device)),)
+        inp = self.teacher_adapter(batch["raw"].to(self.device))
+        return inp["packed"], inp["mosaic"]
+
+    # -- checkpoints --
+
+    def state(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model_spec": self.model_spec,
+            "model": self.model.state_dict(),
+            "adapter": {
+                "input": self.model_input,
+                "pattern": self.adapter.pattern.to_dict(),
+                "packing": self.adapter.packing,
+                "with_mask": self.adapter.with_mask,
+                "normalize": list(self.adapter.normalize),
+            },
+            "distill_adapters": (self.distiller.adapters.state_dict() if self.distiller else None),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "config": self.cfg,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": np.random.get_state(),
+                "python": random.getstate(),
+            },
+        }
+
+    def save(self, path: Path | None = None) -> Path:
+        path = path or self.out / "checkpoint.pt"
+        if self.rank != 0:
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state(), tmp)
+        os.replace(tmp, path)  # atomic: a crash never leaves a half-written checkpoint
+        return path
+
+    def resume(self, path: Path | None = None) -> None:
+        ckpt = load_checkpoint(path or self.out / "checkpoint.pt", map_location=self.device)
+        if ckpt["model_spec"] != self.model_spec:
+            raise ValueError(f"checkpoint model {ckpt['model_spec']} != config {self.model_spec}")
+        self.model.load_state_dict(ckpt["model"])
+        if self.distiller is not None and ckpt["distill_adapters"] is not None:
+            self.distiller.adapters.load_state_dict(ckpt["distill_adapters"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.step, self.epoch = ckpt["step"], ckpt["epoch"]
+        self.batch_in_epoch = ckpt["batch_in_epoch"]
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        np.random.set_state(ckpt["rng"]["numpy"])
+        random.setstate(ckpt["rng"]["python"])
+        self._truncate_metrics()
+        self.log(f"resumed from step {self.step}")
+
+    def _truncate_metrics(self) -> None:
+        path = self.out / "metrics.jsonl"
+        if self.rank != 0 or not path.exists():
+            return
+        keep = [ln for ln in path.read_text().splitlines() if json.loads(ln)["step"] <= self.step]
+        path.write_text("".join(ln + "\n" for ln in keep))
+
+    def _metric(self, record: dict) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- training --
+
+    def _batches(self):
+        """Batches from the current (epoch, position) on, forever; resumable exactly."""
+        dcfg = self.cfg["data"]
+        while True:
+            self.sampler.set_epoch(self.epoch)
+            self.train_set.set_epoch(self.epoch)
+            batches = list(self.sampler)[self.batch_in_epoch :]
+            loader = torch.utils.data.DataLoader(
+                self.train_set, batch_sampler=batches, num_workers=int(dcfg["num_workers"]),
+                persistent_workers=False,
+            )  # fmt: skip
+            for batch in loader:
+                self.batch_in_epoch += 1
+                yield batch
+            self.epoch += 1
+            self.batch_in_epoch = 0
+
+    def _autocast(self):
+        if not self.amp:
+            return nullcontext()
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def train_step(self, batch) -> dict[str, float]:
+        self.net.train()
+        target = batch["target"].to(self.device)
+        stage = self.distiller.stage_at(self.step) if self.distiller else Stage()
+        with self._autocast():
+            out = self.net(*self._student_args(batch))
+            if out.shape[-2:] != target.shape[-2:]:  # PyNET level-wise: coarser targets
+                target = F.interpolate(target, size=out.shape[-2:], mode="area")
+            out = out.float()
+            total, parts = self.loss_fn(out, target)
+            total = stage.gt_weight * total
+            parts = {k: stage.gt_weight * v for k, v in parts.items()}
+            if self.distiller is not None:
+                t_out = self.distiller.teacher_forward(self._teacher_args(batch, self.teacher_input))
+                extra = self.distiller.losses(stage, out, t_out.float())
+                for k, v in extra.items():
+                    total = total + v
+                    parts[k] = v
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        return {"loss": float(total.detach()), **{k: float(v.detach()) for k, v in parts.items()}}
+
+    def fit(self, stop_after: int | None = None) -> dict:
+        """Train to ``train.steps`` (or stop early after ``stop_after`` steps, as if killed)."""
+        tcfg = self.cfg["train"]
+        log_every, val_every = int(tcfg["log_every"]), int(tcfg["val_every"])
+        ckpt_every = int(tcfg["checkpoint_every"])
+        self.log(f"model {self.model_spec['name']}: {count_parameters(self.model):,} parameters; "
+                 f"{len(self.train_set)} training samples; {self.steps} steps on {self.device}"
+                 + (f" x {self.world} processes" if self.world > 1 else ""))  # fmt: skip
+        t0 = time.perf_counter()
+        batches = self._batches()
+        last = {}
+        while self.step < self.steps:
+            if stop_after is not None and self.step >= stop_after:
+                return last
+            last = self.train_step(next(batches))
+            if self.step % log_every == 0 or self.step == self.steps:
+                rec = {"step": self.step, **last, "lr": self.scheduler.get_last_lr()[0],
+                       "time": round(time.perf_counter() - t0, 3)}  # fmt: skip
+                self._metric(rec)
+                self.log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                  for k, v in rec.items()))  # fmt: skip
+            if self.step % val_every == 0 or self.step == self.steps:
+                val = self.validate()
+                self._metric({"step": self.step, **val})
+                self.log(f"step {self.step} val psnr {val['val_psnr']:.2f} dB "
+                         f"(reference {val['baseline_psnr']:.2f} dB)")  # fmt: skip
+                last.update(val)
+            if self.step % ckpt_every == 0 or self.step == self.steps:
+                self.save()
+        if self.rank == 0:
+            self.save(self.out / "model.pt")
+            from training.plots import plot_run
+
+            plot_run(self)
+        return last
+
+    # -- validation --
+
+    @torch.no_grad()
+    def predict(self, batch: dict) -> torch.Tensor:
+        """A batch of dataset items -> (N, 3, H', W') sRGB predictions."""
+        self.model.eval()
+        with self._autocast():
+            return self.model(*self._student_args(batch)).float().clamp(0, 1)
+
+    def validate(self) -> dict[str, float]:
+        """Mean PSNR/SSIM on the validation split, and the reference pipeline's PSNR."""
+        n = len(self.val_set)
+        limit = self.cfg["data"]["val_samples"]
+        idx = range(n if limit is None else min(n, int(limit)))
+        ps, ss = [], []
+        for i in idx:
+            item = self.val_set[i]
+            pred = self.predict(_batch_of(item))
+            target = item["target"][None].to(self.device)
+            if pred.shape[-2:] != target.shape[-2:]:
+                target = F.interpolate(target, size=pred.shape[-2:], mode="area")
+            ps.append(float(psnr(pred, target).mean()))
+            ss.append(float(ssim(pred, target)))
+        return {"val_psnr": float(np.mean(ps)), "val_ssim": float(np.mean(ss)),
+                "baseline_psnr": self.baseline_psnr(list(idx))}  # fmt: skip
+
+    def baseline_psnr(self, indices) -> float:
+        """PSNR of tent demosaic + reference process on the same validation samples (cached)."""
+        if getattr(self, "_baseline", None) is None:
+            root = zarr.open_group(str(self.cfg["data"]["dataset"]), mode="r")
+            attrs = root.attrs["cfasim"]
+            g = root[self.cfg["data"]["val_split"]]
+            values = []
+            for i in indices:
+                item = self.val_set[i]
+                params = sample_params(g, i, attrs["config"])
+                ref = render_reference(item["raw"].numpy(), self.adapter.pattern, params,
+                                       *self.adapter.normalize)  # fmt: skip
+                tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)
+                values.append(10 * np.log10(1 / max(np.mean((ref - tgt) ** 2), 1e-12)))
+            self._baseline = float(np.mean(values))
+        return self._baseline
+
+
+def _batch_of(item: dict) -> dict:
+    """A dataset item as a batch of one."""
+    return {k: v[None] if torch.is_tensor(v) else v for k, v in item.items()}
+
+
+def train(cfg: dict, resume: bool = False, stop_after: int | None = None, log=print) -> Trainer:
+    """Build a :class:`Trainer` from a config, optionally resume, and fit."""
+    trainer = Trainer(cfg, log=log)
+    if resume:
+        trainer.resume()
+    trainer.fit(stop_after=stop_after)
+    return trainer
