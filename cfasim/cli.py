@@ -197,22 +197,33 @@ def _require_torch(command: str):
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="TOML config (examples in configs/).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML config (examples in configs/).",
+)
 @click.option("--dataset", help="cfasim dataset (overrides data.dataset).")
 @click.option("--teacher", help="Teacher checkpoint for distillation (overrides distill.teacher).")
-@click.option("--distill", type=click.Choice(["none", "output", "progressive", "heterogeneous"]),
-              help="Distillation mode (overrides distill.mode).")
+@click.option(
+    "--distill",
+    type=click.Choice(["none", "output", "progressive", "heterogeneous"]),
+    help="Distillation mode (overrides distill.mode).",
+)
 @click.option("--out", help="Run folder (overrides train.out).")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (train.steps).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed (train.seed).")
 @click.option("--device", help="auto | cpu | cuda (train.device).")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision (bf16 on CPU, fp16 on GPU).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly.")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override any config value, e.g. --set data.crop=96 (repeatable).")
-def train(config_path, dataset, teacher, distill, out, steps, seed, device, amp, resume,
-          overrides):
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override any config value, e.g. --set data.crop=96 (repeatable).",
+)
+def train(config_path, dataset, teacher, distill, out, steps, seed, device, amp, resume, overrides):
     """Train a model (teacher or student, with optional distillation) on a cfasim dataset.
 
     Runs on CPU, one GPU, or several processes under torchrun (DDP).
@@ -223,9 +234,16 @@ def train(config_path, dataset, teacher, distill, out, steps, seed, device, amp,
 
     try:
         cfg = load_config(
-            config_path, overrides, data__dataset=dataset, distill__teacher=teacher,
-            distill__mode=distill, train__out=out, train__steps=steps, train__seed=seed,
-            train__device=device, train__amp=amp,
+            config_path,
+            overrides,
+            data__dataset=dataset,
+            distill__teacher=teacher,
+            distill__mode=distill,
+            train__out=out,
+            train__steps=steps,
+            train__seed=seed,
+            train__device=device,
+            train__amp=amp,
         )
         run_training(cfg, resume=resume, log=click.echo)
     except (ValueError, FileNotFoundError) as err:
@@ -236,10 +254,16 @@ def train(config_path, dataset, teacher, distill, out, steps, seed, device, amp,
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--split", default="test", show_default=True, help="Split of a dataset INPUT.")
-@click.option("--index", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Sample of a dataset INPUT.")
-@click.option("--out", "out_png", required=True, type=click.Path(path_type=Path),
-              help="Output PNG.")
+@click.option(
+    "--index",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Sample of a dataset INPUT.",
+)
+@click.option(
+    "--out", "out_png", required=True, type=click.Path(path_type=Path), help="Output PNG."
+)
 def process_raw_command(checkpoint, input_path, split, index, out_png):
     """Run a trained model on a dataset sample or a Bayer RAW file; write a PNG."""
     _require_torch("process-raw")
@@ -259,8 +283,13 @@ def process_raw_command(checkpoint, input_path, split, index, out_png):
 @main.command("export")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["torchscript", "onnx"]), default="torchscript",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["torchscript", "onnx"]),
+    default="torchscript",
+    show_default=True,
+)
 @click.option("--side", default=96, show_default=True, help="Example mosaic side for tracing.")
 def export_command(checkpoint, out_dir, fmt, side):
     """Export a trained model (with its CFA adapter) to TorchScript or ONNX."""

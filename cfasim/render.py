@@ -27,8 +27,9 @@ def sample_params(split_group, index: int, config: dict) -> UnprocessParams:
     )
 
 
-def render_reference(raw: np.ndarray, pattern: CFAPattern, params: UnprocessParams,
-                     black: float, white: float) -> np.ndarray:
+def render_reference(
+    raw: np.ndarray, pattern: CFAPattern, params: UnprocessParams, black: float, white: float
+) -> np.ndarray:
     """(H, W) RAW codes -> (H, W, 3) sRGB in [0, 1] by tent demosaic and the forward ISP."""
     lin = np.clip((np.asarray(raw, dtype=np.float64) - black) / (white - black), 0.0, 1.0)
     return process(demosaic_tent(lin, pattern), params)

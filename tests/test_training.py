@@ -30,12 +30,20 @@ def store(tmp_path_factory):
 
 def config(store, out, *overrides, **kw):
     base = [
-        "model.name=lwisp", f"model.args={json.dumps(TINY)}", "data.crop=24",
-        "data.batch_size=2", "data.val_samples=2", "train.steps=4", "train.log_every=1",
-        "train.val_every=2", "train.checkpoint_every=2", "train.threads=1",
-    ]  # fmt: skip
-    return load_config(None, [*base, *overrides], data__dataset=str(store), train__out=str(out),
-                       **kw)  # fmt: skip
+        "model.name=lwisp",
+        f"model.args={json.dumps(TINY)}",
+        "data.crop=24",
+        "data.batch_size=2",
+        "data.val_samples=2",
+        "train.steps=4",
+        "train.log_every=1",
+        "train.val_every=2",
+        "train.checkpoint_every=2",
+        "train.threads=1",
+    ]
+    return load_config(
+        None, [*base, *overrides], data__dataset=str(store), train__out=str(out), **kw
+    )
 
 
 def weights(model):
@@ -46,7 +54,7 @@ def test_config_overrides_and_errors(tmp_path):
     assert parse_override("train.steps=30") == (["train", "steps"], 30)
     assert parse_override("model.args={ widths = [4, 8] }")[1] == {"widths": [4, 8]}
     assert parse_override("train.out=runs/x")[1] == "runs/x"
-    with pytest.raises(ValueError, match="unknown config key 'train.stepz'"):
+    with pytest.raises(ValueError, match=r"unknown config key 'train\.stepz'"):
         load_config(None, ["train.stepz=3"], data__dataset="d.zarr")
     with pytest.raises(ValueError, match="no dataset"):
         load_config(None)
@@ -94,17 +102,31 @@ def test_resume_is_exact(store, tmp_path):
     assert resumed.step == 6
     a, b = weights(full.model), weights(resumed.model)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    steps = [json.loads(ln)["step"] for ln in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
-             if "loss" in ln]  # fmt: skip
+    steps = [
+        json.loads(ln)["step"]
+        for ln in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+        if "loss" in ln
+    ]
     assert steps == [1, 2, 3, 4, 5, 6]  # no duplicated records after the resume
 
 
 def test_output_and_heterogeneous_distillation(store, tmp_path):
     teacher = tmp_path / "teacher"
-    train(config(store, teacher, "model.input=clean", f"model.args={json.dumps(TINY)}",
-                 "train.steps=2"), log=lambda *a: None)  # fmt: skip
-    hetero = Trainer(config(store, tmp_path / "h", "distill.mode=heterogeneous",
-                            distill__teacher=str(teacher / "model.pt")), log=lambda *a: None)  # fmt: skip
+    train(
+        config(
+            store, teacher, "model.input=clean", f"model.args={json.dumps(TINY)}", "train.steps=2"
+        ),
+        log=lambda *a: None,
+    )
+    hetero = Trainer(
+        config(
+            store,
+            tmp_path / "h",
+            "distill.mode=heterogeneous",
+            distill__teacher=str(teacher / "model.pt"),
+        ),
+        log=lambda *a: None,
+    )
     stage = hetero.distiller.stage_at(0)
     assert {s for s, _ in stage.features} == {"dec0", "dec1", "head"}  # common layer names
     parts = hetero.train_step(next(hetero._batches()))
@@ -118,10 +140,20 @@ def test_output_and_heterogeneous_distillation(store, tmp_path):
 def test_progressive_stages_switch(store, tmp_path):
     teacher = tmp_path / "t"
     train(config(store, teacher, "train.steps=1"), log=lambda *a: None)
-    stages = ('distill.stages=[{steps = 2, gt_weight = 0.0, feature_weight = 1.0, '
-              'features = [["dec0", "dec0"]]}, {gt_weight = 1.0, output_weight = 1.0}]')  # fmt: skip
-    tr = Trainer(config(store, tmp_path / "s", "distill.mode=progressive", stages,
-                        distill__teacher=str(teacher / "model.pt")), log=lambda *a: None)  # fmt: skip
+    stages = (
+        "distill.stages=[{steps = 2, gt_weight = 0.0, feature_weight = 1.0, "
+        'features = [["dec0", "dec0"]]}, {gt_weight = 1.0, output_weight = 1.0}]'
+    )
+    tr = Trainer(
+        config(
+            store,
+            tmp_path / "s",
+            "distill.mode=progressive",
+            stages,
+            distill__teacher=str(teacher / "model.pt"),
+        ),
+        log=lambda *a: None,
+    )
     batches = tr._batches()
     first = tr.train_step(next(batches))
     assert set(first) == {"loss", "l1", "distill_feature"} and first["l1"] == 0.0
@@ -133,8 +165,9 @@ def test_progressive_stages_switch(store, tmp_path):
 
 
 def test_amp_bf16_on_cpu(store, tmp_path):
-    tr = train(config(store, tmp_path / "amp", "train.steps=2", "train.amp=true"),
-               log=lambda *a: None)  # fmt: skip
+    tr = train(
+        config(store, tmp_path / "amp", "train.steps=2", "train.amp=true"), log=lambda *a: None
+    )
     assert tr.step == 2
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
 
@@ -143,28 +176,57 @@ def test_size_errors_are_clear(store, tmp_path):
     with pytest.raises(ValueError, match="not a multiple of the nona:rggb period 6x6; try 24"):
         Trainer(config(store, tmp_path / "x", "data.crop=25"), log=lambda *a: None)
     with pytest.raises(ValueError, match="targets are"):
-        Trainer(config(store, tmp_path / "y", 'model.args={ widths = [4, 8], output_scale = 1 }'),
-                log=lambda *a: None)  # fmt: skip
+        Trainer(
+            config(store, tmp_path / "y", "model.args={ widths = [4, 8], output_scale = 1 }"),
+            log=lambda *a: None,
+        )
 
 
 def test_cli_train_export_and_process_raw(store, tmp_path):
     out = tmp_path / "cli"
     runner = CliRunner()
-    args = ["train", "--dataset", str(store), "--out", str(out), "--steps", "2",
-            "--set", "model.args={ widths = [4, 8] }", "--set", "data.crop=24",
-            "--set", "data.batch_size=2", "--set", "data.val_samples=1"]  # fmt: skip
+    args = [
+        "train",
+        "--dataset",
+        str(store),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--set",
+        "model.args={ widths = [4, 8] }",
+        "--set",
+        "data.crop=24",
+        "--set",
+        "data.batch_size=2",
+        "--set",
+        "data.val_samples=1",
+    ]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "val psnr" in result.output
     png = tmp_path / "out.png"
-    result = runner.invoke(main, ["process-raw", str(out / "model.pt"), str(store), "--split",
-                                  "test", "--index", "1", "--out", str(png)])  # fmt: skip
+    result = runner.invoke(
+        main,
+        [
+            "process-raw",
+            str(out / "model.pt"),
+            str(store),
+            "--split",
+            "test",
+            "--index",
+            "1",
+            "--out",
+            str(png),
+        ],
+    )
     assert result.exit_code == 0, result.output
     import imagecodecs
 
     assert imagecodecs.imread(png).shape == (48, 48, 3)
-    bad = runner.invoke(main, ["process-raw", str(out / "model.pt"), str(store), "--index",
-                               "99", "--out", str(png)])  # fmt: skip
+    bad = runner.invoke(
+        main, ["process-raw", str(out / "model.pt"), str(store), "--index", "99", "--out", str(png)]
+    )
     assert bad.exit_code == 1 and "no index 99" in bad.output
     missing = runner.invoke(main, ["train", "--dataset", str(tmp_path / "nope.zarr")])
     assert missing.exit_code == 1 and "nope.zarr" in missing.output
@@ -186,19 +248,47 @@ def test_cli_train_export_and_process_raw(store, tmp_path):
 
 
 def test_ddp_two_processes_gloo_matches_single_process(store, tmp_path):
-    common = ["--dataset", str(store), "--steps", "3", "--set", "model.args={ widths = [4, 8] }",
-              "--set", "data.crop=24", "--set", "data.val_samples=1", "--set", "data.augment=false",
-              "--set", "train.threads=1"]  # fmt: skip
+    common = [
+        "--dataset",
+        str(store),
+        "--steps",
+        "3",
+        "--set",
+        "model.args={ widths = [4, 8] }",
+        "--set",
+        "data.crop=24",
+        "--set",
+        "data.val_samples=1",
+        "--set",
+        "data.augment=false",
+        "--set",
+        "train.threads=1",
+    ]
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-         "-m", "cfasim.cli", "train", *common, "--out", str(tmp_path / "ddp"),
-         "--set", "data.batch_size=2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node=2",
+            "-m",
+            "cfasim.cli",
+            "train",
+            *common,
+            "--out",
+            str(tmp_path / "ddp"),
+            "--set",
+            "data.batch_size=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert "x 2 processes" in ddp.stdout
-    single = CliRunner().invoke(main, ["train", *common, "--out", str(tmp_path / "one"),
-                                       "--set", "data.batch_size=4"])  # fmt: skip
+    single = CliRunner().invoke(
+        main, ["train", *common, "--out", str(tmp_path / "one"), "--set", "data.batch_size=4"]
+    )
     assert single.exit_code == 0, single.output
     a = load_checkpoint(tmp_path / "ddp" / "model.pt")["model"]
     b = load_checkpoint(tmp_path / "one" / "model.pt")["model"]

@@ -112,13 +112,19 @@ def validate(cfg: dict) -> None:
     if cfg["data"]["dataset"] is None:
         raise ValueError("no dataset: set data.dataset in the config or pass --dataset")
     if cfg["distill"]["mode"] not in DISTILL_MODES:
-        raise ValueError(f"distill.mode must be one of {DISTILL_MODES}, got {cfg['distill']['mode']!r}")
+        raise ValueError(
+            f"distill.mode must be one of {DISTILL_MODES}, got {cfg['distill']['mode']!r}"
+        )
     if cfg["distill"]["mode"] != "none" and not cfg["distill"]["teacher"]:
-        raise ValueError(f"distill.mode {cfg['distill']['mode']!r} needs a teacher (--teacher CKPT)")
+        raise ValueError(
+            f"distill.mode {cfg['distill']['mode']!r} needs a teacher (--teacher CKPT)"
+        )
     if cfg["model"]["input"] not in ("mosaic", "clean"):
         raise ValueError(f"model.input must be 'mosaic' or 'clean', got {cfg['model']['input']!r}")
     if cfg["model"]["packing"] not in ("planes", "s2d"):
-        raise ValueError(f"model.packing must be 'planes' or 's2d', got {cfg['model']['packing']!r}")
+        raise ValueError(
+            f"model.packing must be 'planes' or 's2d', got {cfg['model']['packing']!r}"
+        )
     for key in ("steps", "batch_size", "crop"):
         section = "train" if key == "steps" else "data"
         if int(cfg[section][key]) < 1:

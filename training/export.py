@@ -46,8 +46,9 @@ def export_model(checkpoint, out_dir, fmt: str = "torchscript", side: int = 96) 
             torch.jit.trace(module, raw).save(str(path))
         elif fmt == "onnx":
             path = out_dir / "model.onnx"
-            torch.onnx.export(module, (raw,), str(path), input_names=["raw"],
-                              output_names=["rgb"], dynamo=True)  # fmt: skip
+            torch.onnx.export(
+                module, (raw,), str(path), input_names=["raw"], output_names=["rgb"], dynamo=True
+            )
         else:
             raise ValueError(f"unknown export format {fmt!r}; choose 'torchscript' or 'onnx'")
     return path
@@ -86,7 +87,9 @@ def load_raw_input(checkpoint, path, split: str = "test", index: int = 0) -> np.
         root = open_root(path)
         stored = CFAPattern.from_dict(root.attrs["cfasim"]["pattern"])
         if stored != pattern:
-            raise ValueError(f"{path} holds {stored.name} mosaics; the model expects {pattern.name}")
+            raise ValueError(
+                f"{path} holds {stored.name} mosaics; the model expects {pattern.name}"
+            )
         arr = zarr.open_group(str(path), mode="r")[split]["raw"]
         if index >= arr.shape[0]:
             raise IndexError(f"{split} has {arr.shape[0]} samples; no index {index}")
@@ -100,7 +103,9 @@ def load_raw_input(checkpoint, path, split: str = "test", index: int = 0) -> np.
             raise ValueError(f"{path}: only 2x2 Bayer RAW files are supported")
         desc = rp.color_desc.decode()  # e.g. "RGBG": raw_pattern indexes into it
         letters = "".join(desc[c] for c in rp.raw_pattern.ravel())
-        file_pattern = CFAPattern.from_tile(np.array(["RGB".index(c) for c in letters]).reshape(2, 2))
+        file_pattern = CFAPattern.from_tile(
+            np.array(["RGB".index(c) for c in letters]).reshape(2, 2)
+        )
         if file_pattern != pattern:
             raise ValueError(f"{path} is {file_pattern.name}; the model expects {pattern.name}")
         raw = rp.raw_image_visible.astype(np.float64)

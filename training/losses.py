@@ -395,12 +395,28 @@ class MSSSIMLoss(nn.Module):
 
 #: VGG-19 ``features`` configuration: conv3x3 output channels, ``"M"`` for 2x2 max-pooling.
 VGG19_CONFIG: tuple[int | str, ...] = (
-    64, 64, "M",
-    128, 128, "M",
-    256, 256, 256, 256, "M",
-    512, 512, 512, 512, "M",
-    512, 512, 512, 512, "M",
-)  # fmt: skip
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
 
 
 def _vgg19_layer_names() -> tuple[str, ...]:

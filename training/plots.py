@@ -7,10 +7,12 @@ import json
 import numpy as np
 
 
-def false_colour(raw: np.ndarray, pattern, black: float, white: float) -> np.ndarray:
-    """(H, W) RAW -> (H, W, 3) image with each site's value in its own colour channel."""
-    lin = np.clip((raw.astype(np.float64) - black) / (white - black), 0, 1) ** (1 / 2.2)
-    return lin[..., None] * pattern.masks(*raw.shape)
+def false_colour(raw: np.ndarray, pattern, black: float, white: float, gains=(1, 1, 1)):
+    """(H, W) RAW -> (H, W, 3) image with each site's white-balanced value in its own colour
+    channel (gamma 2.2 for display)."""
+    lin = (raw.astype(np.float64) - black) / (white - black)
+    rgb = lin[..., None] * pattern.masks(*raw.shape) * np.asarray(gains)
+    return np.clip(rgb, 0, 1) ** (1 / 2.2)
 
 
 def plot_run(trainer, samples: int = 4) -> None:
@@ -55,7 +57,8 @@ def plot_run(trainer, samples: int = 4) -> None:
         params = sample_params(g, i, root.attrs["cfasim"]["config"])
         ref = render_reference(raw, pattern, params, black, white)
         target = item["target"].permute(1, 2, 0).numpy()
-        panels = [false_colour(raw, pattern, black, white), ref, pred, target]
+        gains = params.digital_gain * np.array([params.red_gain, 1.0, params.blue_gain])
+        panels = [false_colour(raw, pattern, black, white, gains), ref, pred, target]
         titles = ["mosaic (false colour)", "demosaic + process", "model", "target"]
         for ax, img, title in zip(axes[i], panels, titles, strict=True):
             ax.imshow(np.clip(img, 0, 1))

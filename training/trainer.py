@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -50,9 +49,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
+    """Seed torch (weights init, dropout); data randomness is keyed by (seed, epoch, index)."""
     torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
 
 
 def model_with_inputs(spec: dict, in_channels: int):
@@ -98,15 +98,19 @@ def default_stages(mode: str, steps: int) -> list[Stage]:
         first = max(1, steps // 3)
         return [
             Stage(steps=first, gt_weight=0.0, feature_weight=1.0, features=[("level1", "level1")]),
-            Stage(gt_weight=1.0, output_weight=1.0, feature_weight=0.1,
-                  features=[("level1", "level1")]),
-        ]  # fmt: skip
+            Stage(
+                gt_weight=1.0,
+                output_weight=1.0,
+                feature_weight=0.1,
+                features=[("level1", "level1")],
+            ),
+        ]
     if mode == "heterogeneous":
         return [Stage(gt_weight=1.0, output_weight=0.5, feature_weight=0.5, features=[])]
     return [Stage()]
 
 
-# -- the run ----------------------------------------------------------------------------------------
+# -- the run ------------------------------------------------------------------------------------
 
 
 class Trainer:
@@ -128,16 +132,28 @@ class Trainer:
         mode = cfg["distill"]["mode"]
         self.model_input = cfg["model"]["input"]
         clean = mode == "heterogeneous" or self.model_input == "clean"
-        self.train_set = CFADataset(dcfg["dataset"], split=dcfg["train_split"], crop=dcfg["crop"],
-                                    augment=dcfg["augment"], with_clean=clean,
-                                    seed=int(tcfg["seed"]))  # fmt: skip
-        self.val_set = CFADataset(dcfg["dataset"], split=dcfg["val_split"],
-                                  crop=dcfg["val_crop"], augment=False,
-                                  with_clean=self.model_input == "clean")  # fmt: skip
+        self.train_set = CFADataset(
+            dcfg["dataset"],
+            split=dcfg["train_split"],
+            crop=dcfg["crop"],
+            augment=dcfg["augment"],
+            with_clean=clean,
+            seed=int(tcfg["seed"]),
+        )
+        self.val_set = CFADataset(
+            dcfg["dataset"],
+            split=dcfg["val_split"],
+            crop=dcfg["val_crop"],
+            augment=False,
+            with_clean=self.model_input == "clean",
+        )
         ds = self.train_set
-        self.adapter = CFAAdapter(ds.pattern, packing=cfg["model"]["packing"],
-                                  with_mask=cfg["model"]["with_mask"],
-                                  normalize=(ds.black_level, ds.white_level))  # fmt: skip
+        self.adapter = CFAAdapter(
+            ds.pattern,
+            packing=cfg["model"]["packing"],
+            with_mask=cfg["model"]["with_mask"],
+            normalize=(ds.black_level, ds.white_level),
+        )
         channels = CLEAN_CHANNELS if self.model_input == "clean" else self.adapter.in_channels
         self.model, self.model_spec = model_with_inputs(cfg["model"], channels)
         self.model.to(self.device)
@@ -146,8 +162,10 @@ class Trainer:
         if tcfg.get("init"):  # warm start, e.g. PyNET level L from the level L+1 run
             state = load_checkpoint(tcfg["init"], map_location=self.device)["model"]
             missing, unexpected = self.model.load_state_dict(state, strict=False)
-            self.log(f"initialised from {tcfg['init']} ({len(missing)} missing, "
-                     f"{len(unexpected)} unexpected keys)")  # fmt: skip
+            self.log(
+                f"initialised from {tcfg['init']} ({len(missing)} missing, "
+                f"{len(unexpected)} unexpected keys)"
+            )
         self._check_sizes(int(dcfg["crop"]), ds.scale)
         self.loss_fn = build_loss(tcfg["loss"]).to(self.device)
         self.steps = int(tcfg["steps"])
@@ -158,16 +176,20 @@ class Trainer:
         params = list(self.model.parameters())
         if self.distiller is not None:
             params += list(self.distiller.adapters.parameters())
-        self.optimizer = torch.optim.Adam(params, lr=float(tcfg["lr"]),
-                                          weight_decay=float(tcfg["weight_decay"]))  # fmt: skip
+        self.optimizer = torch.optim.Adam(
+            params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"])
+        )
         if tcfg["lr_schedule"] == "cosine":
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-                self.optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, self.steps) / self.steps))
+                self.optimizer,
+                lambda s: 0.5 * (1 + math.cos(math.pi * min(s, self.steps) / self.steps)),
             )
         elif tcfg["lr_schedule"] == "constant":
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: 1.0)
         else:
-            raise ValueError(f"train.lr_schedule must be 'cosine' or 'constant', got {tcfg['lr_schedule']!r}")
+            raise ValueError(
+                f"train.lr_schedule must be 'cosine' or 'constant', got {tcfg['lr_schedule']!r}"
+            )
         self.net = self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -177,9 +199,15 @@ class Trainer:
             )
         self.amp = bool(tcfg["amp"])
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
-        self.sampler = ShardAwareSampler(self.train_set, int(dcfg["batch_size"]), shuffle=True,
-                                         seed=int(tcfg["seed"]), rank=self.rank,
-                                         world_size=self.world, drop_last=True)  # fmt: skip
+        self.sampler = ShardAwareSampler(
+            self.train_set,
+            int(dcfg["batch_size"]),
+            shuffle=True,
+            seed=int(tcfg["seed"]),
+            rank=self.rank,
+            world_size=self.world,
+            drop_last=True,
+        )
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
@@ -216,7 +244,9 @@ class Trainer:
                 st.features = [(n, n) for n in common]
         batch = _batch_of(self.train_set[0])
         probe = (self._student_args(batch), self._teacher_args(batch, teacher_input))
-        self.distiller = Distiller(self.model, teacher, stages, teacher_input, probe).to(self.device)
+        self.distiller = Distiller(self.model, teacher, stages, teacher_input, probe).to(
+            self.device
+        )
         self.teacher_input = teacher_input
 
     def _student_args(self, batch):
@@ -253,11 +283,7 @@ class Trainer:
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "config": self.cfg,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),
-                "python": random.getstate(),
-            },
+            "rng": {"torch": torch.get_rng_state()},
         }
 
     def save(self, path: Path | None = None) -> Path:
@@ -282,9 +308,7 @@ class Trainer:
         self.scaler.load_state_dict(ckpt["scaler"])
         self.step, self.epoch = ckpt["step"], ckpt["epoch"]
         self.batch_in_epoch = ckpt["batch_in_epoch"]
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        np.random.set_state(ckpt["rng"]["numpy"])
-        random.setstate(ckpt["rng"]["python"])
+        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
         self._truncate_metrics()
         self.log(f"resumed from step {self.step}")
 
@@ -312,9 +336,11 @@ class Trainer:
             self.train_set.set_epoch(self.epoch)
             batches = list(self.sampler)[self.batch_in_epoch :]
             loader = torch.utils.data.DataLoader(
-                self.train_set, batch_sampler=batches, num_workers=int(dcfg["num_workers"]),
+                self.train_set,
+                batch_sampler=batches,
+                num_workers=int(dcfg["num_workers"]),
                 persistent_workers=False,
-            )  # fmt: skip
+            )
             for batch in loader:
                 self.batch_in_epoch += 1
                 yield batch
@@ -340,7 +366,9 @@ class Trainer:
             total = stage.gt_weight * total
             parts = {k: stage.gt_weight * v for k, v in parts.items()}
             if self.distiller is not None:
-                t_out = self.distiller.teacher_forward(self._teacher_args(batch, self.teacher_input))
+                t_out = self.distiller.teacher_forward(
+                    self._teacher_args(batch, self.teacher_input)
+                )
                 extra = self.distiller.losses(stage, out, t_out.float())
                 for k, v in extra.items():
                     total = total + v
@@ -358,9 +386,11 @@ class Trainer:
         tcfg = self.cfg["train"]
         log_every, val_every = int(tcfg["log_every"]), int(tcfg["val_every"])
         ckpt_every = int(tcfg["checkpoint_every"])
-        self.log(f"model {self.model_spec['name']}: {count_parameters(self.model):,} parameters; "
-                 f"{len(self.train_set)} training samples; {self.steps} steps on {self.device}"
-                 + (f" x {self.world} processes" if self.world > 1 else ""))  # fmt: skip
+        self.log(
+            f"model {self.model_spec['name']}: {count_parameters(self.model):,} parameters; "
+            f"{len(self.train_set)} training samples; {self.steps} steps on {self.device}"
+            + (f" x {self.world} processes" if self.world > 1 else "")
+        )
         t0 = time.perf_counter()
         batches = self._batches()
         last = {}
@@ -369,16 +399,26 @@ class Trainer:
                 return last
             last = self.train_step(next(batches))
             if self.step % log_every == 0 or self.step == self.steps:
-                rec = {"step": self.step, **last, "lr": self.scheduler.get_last_lr()[0],
-                       "time": round(time.perf_counter() - t0, 3)}  # fmt: skip
+                rec = {
+                    "step": self.step,
+                    **last,
+                    "lr": self.scheduler.get_last_lr()[0],
+                    "time": round(time.perf_counter() - t0, 3),
+                }
                 self._metric(rec)
-                self.log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                  for k, v in rec.items()))  # fmt: skip
+                self.log(
+                    " ".join(
+                        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in rec.items()
+                    )
+                )
             if self.step % val_every == 0 or self.step == self.steps:
                 val = self.validate()
                 self._metric({"step": self.step, **val})
-                self.log(f"step {self.step} val psnr {val['val_psnr']:.2f} dB "
-                         f"(reference {val['baseline_psnr']:.2f} dB)")  # fmt: skip
+                self.log(
+                    f"step {self.step} val psnr {val['val_psnr']:.2f} dB "
+                    f"(reference {val['baseline_psnr']:.2f} dB)"
+                )
                 last.update(val)
             if self.step % ckpt_every == 0 or self.step == self.steps:
                 self.save()
@@ -412,8 +452,11 @@ class Trainer:
                 target = F.interpolate(target, size=pred.shape[-2:], mode="area")
             ps.append(float(psnr(pred, target).mean()))
             ss.append(float(ssim(pred, target)))
-        return {"val_psnr": float(np.mean(ps)), "val_ssim": float(np.mean(ss)),
-                "baseline_psnr": self.baseline_psnr(list(idx))}  # fmt: skip
+        return {
+            "val_psnr": float(np.mean(ps)),
+            "val_ssim": float(np.mean(ss)),
+            "baseline_psnr": self.baseline_psnr(list(idx)),
+        }
 
     def baseline_psnr(self, indices) -> float:
         """PSNR of tent demosaic + reference process on the same validation samples (cached)."""
@@ -425,8 +468,9 @@ class Trainer:
             for i in indices:
                 item = self.val_set[i]
                 params = sample_params(g, i, attrs["config"])
-                ref = render_reference(item["raw"].numpy(), self.adapter.pattern, params,
-                                       *self.adapter.normalize)  # fmt: skip
+                ref = render_reference(
+                    item["raw"].numpy(), self.adapter.pattern, params, *self.adapter.normalize
+                )
                 tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)
                 values.append(10 * np.log10(1 / max(np.mean((ref - tgt) ** 2), 1e-12)))
             self._baseline = float(np.mean(values))
