@@ -6,6 +6,7 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
+from training.cfa_adapter import clean_to_s2d  # noqa: E402
 from training.models.lwisp import (  # noqa: E402
     LWISP,
     UPSAMPLERS,
@@ -15,7 +16,6 @@ from training.models.lwisp import (  # noqa: E402
     lwisp_student,
     lwisp_teacher,
     make_upsampler,
-    pack_clean_rgb,
 )
 
 PYNET_PARAMS = 47_554_738
@@ -191,7 +191,7 @@ def test_clean_teacher_on_packed_rgb():
     model = lwisp_clean_teacher()
     assert model.in_channels == 12
     rgb = torch.rand(2, 3, 32, 48)  # clean linear camera RGB at mosaic resolution
-    packed = pack_clean_rgb(rgb)
+    packed = clean_to_s2d(rgb)
     assert packed.shape == (2, 12, 16, 24)
     torch.testing.assert_close(packed[:, 4 * 1 + 2 * 1 + 0], rgb[:, 1, 1::2, 0::2])
     with torch.no_grad():

@@ -28,8 +28,8 @@ to fit the implied budget of about 1-2 M parameters and a few GMACs per 448x448 
 * the output is 3-channel RGB through a sigmoid; an optional full-resolution mosaic skip (as in
   PyNET-QxQ) is concatenated before the last conv;
 * the heterogeneous-distillation teacher (:func:`lwisp_clean_teacher`) is the same family, wider,
-  and sees the *clean linear camera RGB image* (space-to-depth packed, :func:`pack_clean_rgb`)
-  instead of the noisy mosaic; its decoder features (:meth:`LWISP.feature_layers`) and output are
+  and sees the *clean linear camera RGB image* (space-to-depth packed by
+  :func:`training.cfa_adapter.clean_to_s2d`) instead of the noisy mosaic; its decoder features (:meth:`LWISP.feature_layers`) and output are
   the distillation targets. This reading of "heterogeneous" (teacher and student see different
   inputs) is a hypothesis.
 
@@ -78,7 +78,6 @@ __all__ = [
     "lwisp_student",
     "lwisp_teacher",
     "make_upsampler",
-    "pack_clean_rgb",
 ]
 
 NEGATIVE_SLOPE = 0.2
@@ -597,7 +596,8 @@ def lwisp_clean_teacher(**kw) -> LWISP:
 
     cfasim's reading of LW-ISP's heterogeneous distillation (hypothesis, ``models.md`` §4.4): the
     teacher sees the *clean* (noise-free, full-colour) linear camera RGB image at mosaic
-    resolution ``(N, 3, H, W)``, packed by :func:`pack_clean_rgb` (space-to-depth, factor 2) to
+    resolution ``(N, 3, H, W)``, packed by :func:`training.cfa_adapter.clean_to_s2d`
+    (space-to-depth, factor 2) to
     ``(N, 12, h, w)`` with ``h = H / 2`` -- the same grid as the student's 4-plane RAW packing, so
     that teacher and student features align scale by scale and the output convention
     (``output_scale`` times the packed size) is identical. The student (RAW input) then
@@ -615,22 +615,3 @@ def lwisp_clean_teacher(**kw) -> LWISP:
     """
     kw.setdefault("in_channels", 12)
     return lwisp_teacher(**kw)
-
-
-def pack_clean_rgb(rgb: torch.Tensor, factor: int = 2) -> torch.Tensor:
-    """Space-to-depth pack a full-resolution RGB image for :func:`lwisp_clean_teacher`.
-
-    Parameters
-    ----------
-    rgb : torch.Tensor
-        ``(N, 3, H, W)`` with ``H`` and ``W`` divisible by ``factor``.
-    factor : int, optional
-        Block size (2 matches 4-plane RAW packing).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(N, 3 * factor**2, H / factor, W / factor)``; channel ``c * factor**2 + dy * factor + dx``
-        holds colour ``c`` at offset ``(dy, dx)`` inside each block (``F.pixel_unshuffle`` order).
-    """
-    return F.pixel_unshuffle(rgb, factor)
