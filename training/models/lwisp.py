@@ -29,9 +29,9 @@ to fit the implied budget of about 1-2 M parameters and a few GMACs per 448x448 
   PyNET-QxQ) is concatenated before the last conv;
 * the heterogeneous-distillation teacher (:func:`lwisp_clean_teacher`) is the same family, wider,
   and sees the *clean linear camera RGB image* (space-to-depth packed by
-  :func:`training.cfa_adapter.clean_to_s2d`) instead of the noisy mosaic; its decoder features (:meth:`LWISP.feature_layers`) and output are
-  the distillation targets. This reading of "heterogeneous" (teacher and student see different
-  inputs) is a hypothesis.
+  :func:`training.cfa_adapter.clean_to_s2d`) instead of the noisy mosaic; its decoder features
+  (:meth:`LWISP.feature_layers`) and output are the distillation targets. This reading of
+  "heterogeneous" (teacher and student see different inputs) is a hypothesis.
 
 Resolution convention
 ---------------------
