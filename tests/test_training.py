@@ -164,6 +164,41 @@ def test_progressive_stages_switch(store, tmp_path):
     assert tr.distiller.stage_at(2) == Stage(gt_weight=1.0, output_weight=1.0)
 
 
+def test_teacher_assistant_chain(store, tmp_path):
+    teacher = tmp_path / "big"
+    train(
+        config(store, teacher, "model.args={ widths = [8, 16] }", "train.steps=1"),
+        log=lambda *a: None,
+    )
+    chain = (
+        'distill.assistants=[{name = "lwisp", args = { widths = [6, 12] }}, '
+        '{name = "lwisp", args = { widths = [5, 10] }}]'
+    )
+    out = tmp_path / "student"
+    messages = []
+    student = train(
+        config(
+            store,
+            out,
+            "distill.mode=output",
+            chain,
+            "train.steps=2",
+            distill__teacher=str(teacher / "model.pt"),
+        ),
+        log=messages.append,
+    )
+    for k, width in ((1, 6), (2, 5)):
+        ckpt = load_checkpoint(out / f"assistant-{k}" / "model.pt")
+        assert ckpt["model_spec"]["args"]["widths"] == [width, 2 * width]
+        assert ckpt["config"]["distill"]["mode"] == "output"
+    # each model learns from the previous one; the student from the last assistant
+    assert load_checkpoint(out / "assistant-2" / "model.pt")["config"]["distill"]["teacher"] == str(
+        out / "assistant-1" / "model.pt"
+    )
+    assert student.cfg["distill"]["teacher"] == str(out / "assistant-2" / "model.pt")
+    assert student.model_spec["args"]["widths"] == [4, 8]
+
+
 def test_amp_bf16_on_cpu(store, tmp_path):
     tr = train(
         config(store, tmp_path / "amp", "train.steps=2", "train.amp=true"), log=lambda *a: None

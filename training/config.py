@@ -48,6 +48,7 @@ DEFAULTS: dict = {
         "teacher": None,
         "teacher_input": "mosaic",
         "stages": [],
+        "assistants": [],
     },
 }
 
@@ -61,7 +62,12 @@ def merge(base: dict, update: dict, where: str = "") -> dict:
     for key, value in update.items():
         if key not in base:
             raise ValueError(f"unknown config key {where + key!r}; known: {sorted(base)}")
-        free_form = key in ("args", "loss", "stages")  # values passed through as given
+        free_form = key in (
+            "args",
+            "loss",
+            "stages",
+            "assistants",
+        )  # values passed through as given
         if isinstance(base[key], dict) and isinstance(value, dict) and not free_form:
             out[key] = merge(base[key], value, f"{where}{key}.")
         else:

@@ -11,8 +11,9 @@ The two schemes of the project are configurations of it:
 
 - **progressive** (PyNET-QxQ, reading A of docs/training.md): ``stages`` train the student
   coarse to fine; stage k matches the teacher's level-k features/outputs before the next stage
-  adds the finer level and the ground truth; reading B, a chain of shrinking teacher assistants,
-  is a sequence of trainings each distilled from the previous checkpoint (``train_chain``);
+  adds the finer level and the ground truth; reading B, a chain of shrinking teacher assistants
+  (``distill.assistants``), trains each assistant from the previous model, then the student
+  from the last assistant (:func:`training.trainer.assistant_chain`);
 - **heterogeneous** (LW-ISP): the teacher sees the *clean* linear camera image (cfasim stores
   it), the student the noisy mosaic; the teacher's decoder features and its reconstruction
   guide the student together with the ground-truth loss.

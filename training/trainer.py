@@ -482,8 +482,39 @@ def _batch_of(item: dict) -> dict:
     return {k: v[None] if torch.is_tensor(v) else v for k, v in item.items()}
 
 
+def assistant_chain(cfg: dict) -> list[dict]:
+    """Configs of a teacher-assistant chain (progressive reading B): each model in
+    ``distill.assistants`` is trained by output distillation from the previous one (the first
+    from ``distill.teacher``) into ``OUT/assistant-K``, then the student from the last."""
+    import copy
+
+    out = Path(cfg["train"]["out"])
+    teacher = cfg["distill"]["teacher"]
+    runs = []
+    for k, spec in enumerate(cfg["distill"]["assistants"]):
+        c = copy.deepcopy(cfg)
+        c["model"] = {**c["model"], "name": spec["name"], "args": spec.get("args", {})}
+        c["train"]["out"] = str(out / f"assistant-{k + 1}")
+        c["distill"] = {**c["distill"], "mode": "output", "teacher": teacher, "stages": [],
+                        "assistants": []}  # fmt: skip
+        runs.append(c)
+        teacher = str(Path(c["train"]["out"]) / "model.pt")
+    final = copy.deepcopy(cfg)
+    final["distill"] = {**final["distill"], "teacher": teacher, "assistants": []}
+    return [*runs, final]
+
+
 def train(cfg: dict, resume: bool = False, stop_after: int | None = None, log=print) -> Trainer:
-    """Build a :class:`Trainer` from a config, optionally resume, and fit."""
+    """Build a :class:`Trainer` from a config, optionally resume, and fit (running the
+    teacher-assistant chain first when ``distill.assistants`` is set)."""
+    if cfg["distill"]["assistants"]:
+        *chain, cfg = assistant_chain(cfg)
+        for c in chain:
+            if resume and (Path(c["train"]["out"]) / "model.pt").exists():
+                continue  # finished assistant
+            log(f"teacher assistant -> {c['train']['out']}")
+            train(c, resume=resume and (Path(c["train"]["out"]) / "checkpoint.pt").exists(),
+                  log=log)  # fmt: skip
     trainer = Trainer(cfg, log=log)
     if resume:
         trainer.resume()
