@@ -330,3 +330,81 @@ def test_ddp_two_processes_gloo_matches_single_process(store, tmp_path):
     # 2 ranks x batch 2 with averaged gradients == 1 process x batch 4 on the same samples
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def write_bayer_dng(path, raw, cfa=(0, 1, 1, 2), black=64, white=1023):
+    """A minimal Bayer DNG that LibRaw reads (the DNG exporter is a later issue)."""
+    import tifffile
+
+    tags = [
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50708, "s", 0, "cfasim-test", True),  # UniqueCameraModel
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, cfa, True),  # CFAPattern
+        (50714, "H", 1, black, True),  # BlackLevel
+        (50717, "H", 1, white, True),  # WhiteLevel
+    ]
+    tifffile.imwrite(path, raw, photometric=32803, extratags=tags, subfiletype=0)
+
+
+def test_process_raw_reads_a_bayer_dng(store, tmp_path):
+    pytest.importorskip("rawpy")
+    bayer = tmp_path / "bayer.zarr"
+    cfg = GenerateConfig(pattern="bayer", count=4, patch=48, splits=(1, 0, 0)).validated()
+    build(plan(cfg), bayer, workers=1, progress=False)
+    runner = CliRunner()
+    common = [
+        "--steps",
+        "1",
+        "--set",
+        "model.args={ widths = [4, 8] }",
+        "--set",
+        "data.crop=24",
+        "--set",
+        "data.batch_size=2",
+        "--set",
+        "data.val_split=train",
+        "--set",
+        "data.val_samples=1",
+    ]
+    assert (
+        runner.invoke(
+            main, ["train", "--dataset", str(bayer), "--out", str(tmp_path / "b"), *common]
+        ).exit_code
+        == 0
+    )
+    raw = np.random.default_rng(0).integers(64, 1023, (50, 70)).astype(np.uint16)
+    write_bayer_dng(tmp_path / "shot.dng", raw)
+    png = tmp_path / "shot.png"
+    ok = runner.invoke(
+        main,
+        [
+            "process-raw",
+            str(tmp_path / "b" / "model.pt"),
+            str(tmp_path / "shot.dng"),
+            "--out",
+            str(png),
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    import imagecodecs
+
+    assert imagecodecs.imread(png).shape == (48, 68, 3)  # cropped to multiples of 4
+    # the same file for a Nona model: a clear refusal
+    assert (
+        runner.invoke(
+            main, ["train", "--dataset", str(store), "--out", str(tmp_path / "n"), *common]
+        ).exit_code
+        == 0
+    )
+    bad = runner.invoke(
+        main,
+        [
+            "process-raw",
+            str(tmp_path / "n" / "model.pt"),
+            str(tmp_path / "shot.dng"),
+            "--out",
+            str(png),
+        ],
+    )
+    assert bad.exit_code == 1 and "bayer:rggb; the model expects nona:rggb" in bad.output
