@@ -217,6 +217,11 @@ def test_size_errors_are_clear(store, tmp_path):
         )
 
 
+def test_batch_larger_than_split_is_refused(store, tmp_path):
+    with pytest.raises(ValueError, match="not one batch of 64 per process"):
+        Trainer(config(store, tmp_path / "z", "data.batch_size=64"), log=lambda *a: None)
+
+
 def test_cli_train_export_and_process_raw(store, tmp_path):
     out = tmp_path / "cli"
     runner = CliRunner()

@@ -167,6 +167,9 @@ class Trainer:
                 f"{len(unexpected)} unexpected keys)"
             )
         self._check_sizes(int(dcfg["crop"]), ds.scale)
+        if len(self.val_set):
+            side = int(dcfg["val_crop"] or min(self.val_set.height, self.val_set.width))
+            self._check_sizes(side, self.val_set.scale, what="data.val_crop")
         self.loss_fn = build_loss(tcfg["loss"]).to(self.device)
         self.steps = int(tcfg["steps"])
         self.distiller = None
@@ -208,21 +211,29 @@ class Trainer:
             world_size=self.world,
             drop_last=True,
         )
+        if len(self.sampler) == 0:
+            raise ValueError(
+                f"split {dcfg['train_split']!r} has {len(self.train_set)} samples: not one batch "
+                f"of {dcfg['batch_size']} per process; lower data.batch_size"
+            )
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
 
     # -- construction details --
 
-    def _check_sizes(self, crop: int, scale: int) -> None:
+    def _check_sizes(self, crop: int, scale: int, what: str = "data.crop") -> None:
         multiple = getattr(self.model, "input_multiple", 1)
-        if self.model_input == "clean":
-            if crop % (2 * multiple):
-                raise ValueError(f"clean-input models need crops divisible by {2 * multiple}")
-            packed = crop // 2
-        else:
-            self.adapter.check_size(crop, crop, multiple)
-            packed = self.adapter.packed_size(crop, crop)[0]
+        try:
+            if self.model_input == "clean":
+                if crop % (2 * multiple):
+                    raise ValueError(f"clean-input models need sizes divisible by {2 * multiple}")
+                packed = crop // 2
+            else:
+                self.adapter.check_size(crop, crop, multiple, model=self.model_spec["name"])
+                packed = self.adapter.packed_size(crop, crop)[0]
+        except ValueError as err:
+            raise ValueError(f"{what} = {crop}: {err}") from None
         out = packed * self.model.output_scale
         if getattr(self.model, "level", 0) in (0, None) and out != crop * scale:
             raise ValueError(
@@ -235,6 +246,11 @@ class Trainer:
         dcfg = self.cfg["distill"]
         ckpt = load_checkpoint(dcfg["teacher"], map_location=self.device)
         teacher, self.teacher_adapter = model_from_checkpoint(ckpt)
+        if self.teacher_adapter.pattern != self.adapter.pattern:
+            raise ValueError(
+                f"teacher {dcfg['teacher']} was trained on {self.teacher_adapter.pattern.name}, "
+                f"the dataset is {self.adapter.pattern.name}"
+            )
         teacher.to(self.device)
         teacher_input = "clean" if mode == "heterogeneous" else dcfg["teacher_input"]
         stages = [Stage.from_dict(s) for s in dcfg["stages"]] or default_stages(mode, self.steps)
@@ -412,7 +428,7 @@ class Trainer:
                         for k, v in rec.items()
                     )
                 )
-            if self.step % val_every == 0 or self.step == self.steps:
+            if (self.step % val_every == 0 or self.step == self.steps) and len(self.val_set):
                 val = self.validate()
                 self._metric({"step": self.step, **val})
                 self.log(
@@ -441,6 +457,8 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Mean PSNR/SSIM on the validation split, and the reference pipeline's PSNR."""
         n = len(self.val_set)
+        if n == 0:
+            return {}
         limit = self.cfg["data"]["val_samples"]
         idx = range(n if limit is None else min(n, int(limit)))
         ps, ss = [], []
