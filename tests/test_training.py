@@ -20,6 +20,13 @@ from training.trainer import Trainer, load_checkpoint, train  # noqa: E402
 TINY = {"widths": [4, 8]}  # a 2-scale LW-ISP: fast enough for tests
 
 
+def cli_options(**settings) -> list[str]:
+    """``--set`` options of a tiny CLI run: TINY model, crop 24, plus ``key=value`` settings
+    (``data__batch_size=2`` -> ``--set data.batch_size=2``)."""
+    base = {"model__args": "{ widths = [4, 8] }", "data__crop": 24, **settings}
+    return [a for k, v in base.items() for a in ("--set", f"{k.replace('__', '.')}={v}")]
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "nona.zarr"
@@ -225,23 +232,8 @@ def test_batch_larger_than_split_is_refused(store, tmp_path):
 def test_cli_train_export_and_process_raw(store, tmp_path):
     out = tmp_path / "cli"
     runner = CliRunner()
-    args = [
-        "train",
-        "--dataset",
-        str(store),
-        "--out",
-        str(out),
-        "--steps",
-        "2",
-        "--set",
-        "model.args={ widths = [4, 8] }",
-        "--set",
-        "data.crop=24",
-        "--set",
-        "data.batch_size=2",
-        "--set",
-        "data.val_samples=1",
-    ]
+    args = ["train", "--dataset", str(store), "--out", str(out), "--steps", "2"]
+    args += cli_options(data__batch_size=2, data__val_samples=1)
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "val psnr" in result.output
@@ -288,22 +280,8 @@ def test_cli_train_export_and_process_raw(store, tmp_path):
 
 
 def test_ddp_two_processes_gloo_matches_single_process(store, tmp_path):
-    common = [
-        "--dataset",
-        str(store),
-        "--steps",
-        "3",
-        "--set",
-        "model.args={ widths = [4, 8] }",
-        "--set",
-        "data.crop=24",
-        "--set",
-        "data.val_samples=1",
-        "--set",
-        "data.augment=false",
-        "--set",
-        "train.threads=1",
-    ]
+    common = ["--dataset", str(store), "--steps", "3"]
+    common += cli_options(data__val_samples=1, data__augment="false", train__threads=1)
     ddp = subprocess.run(
         [
             sys.executable,
@@ -358,20 +336,8 @@ def test_process_raw_reads_a_bayer_dng(store, tmp_path):
     cfg = GenerateConfig(pattern="bayer", count=4, patch=48, splits=(1, 0, 0)).validated()
     build(plan(cfg), bayer, workers=1, progress=False)
     runner = CliRunner()
-    common = [
-        "--steps",
-        "1",
-        "--set",
-        "model.args={ widths = [4, 8] }",
-        "--set",
-        "data.crop=24",
-        "--set",
-        "data.batch_size=2",
-        "--set",
-        "data.val_split=train",
-        "--set",
-        "data.val_samples=1",
-    ]
+    common = ["--steps", "1"]
+    common += cli_options(data__batch_size=2, data__val_split="train", data__val_samples=1)
     assert (
         runner.invoke(
             main, ["train", "--dataset", str(bayer), "--out", str(tmp_path / "b"), *common]
