@@ -262,7 +262,10 @@ def train(config_path, dataset, teacher, distill, out, steps, seed, device, amp,
     help="Sample of a dataset INPUT.",
 )
 @click.option(
-    "--out", "out_png", required=True, type=click.Path(path_type=Path), help="Output PNG."
+    "--out",
+    "out_png",
+    type=click.Path(path_type=Path),
+    help="Output PNG (default: INPUT's name, with the split and index for a dataset).",
 )
 def process_raw_command(checkpoint, input_path, split, index, out_png):
     """Run a trained model on a dataset sample or a Bayer RAW file; write a PNG."""
@@ -276,6 +279,11 @@ def process_raw_command(checkpoint, input_path, split, index, out_png):
         rgb = process_raw(checkpoint, raw)
     except (ValueError, FileNotFoundError, KeyError, IndexError) as err:
         raise click.ClickException(str(err)) from None
+    if out_png is None:
+        if input_path.is_dir():
+            out_png = Path(f"{input_path.name.removesuffix('.zarr')}-{split}-{index}.png")
+        else:
+            out_png = Path(f"{input_path.stem}.png")
     out_png.write_bytes(imagecodecs.png_encode(rgb))
     click.echo(f"wrote {out_png} ({rgb.shape[1]}x{rgb.shape[0]})")
 

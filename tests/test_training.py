@@ -330,52 +330,26 @@ def write_bayer_dng(path, raw, cfa=(0, 1, 1, 2), black=64, white=1023):
     tifffile.imwrite(path, raw, photometric=32803, extratags=tags, subfiletype=0)
 
 
-def test_process_raw_reads_a_bayer_dng(store, tmp_path):
+def test_process_raw_reads_a_bayer_dng(store, tmp_path, monkeypatch):
     pytest.importorskip("rawpy")
+    import imagecodecs
+
     bayer = tmp_path / "bayer.zarr"
     cfg = GenerateConfig(pattern="bayer", count=4, patch=48, splits=(1, 0, 0)).validated()
     build(plan(cfg), bayer, workers=1, progress=False)
     runner = CliRunner()
-    common = ["--steps", "1"]
-    common += cli_options(data__batch_size=2, data__val_split="train", data__val_samples=1)
-    assert (
-        runner.invoke(
-            main, ["train", "--dataset", str(bayer), "--out", str(tmp_path / "b"), *common]
-        ).exit_code
-        == 0
-    )
+    opts = ["--steps", "1"]
+    opts += cli_options(data__batch_size=2, data__val_split="train", data__val_samples=1)
+    for data, run in ((bayer, "b"), (store, "n")):
+        args = ["train", "--dataset", str(data), "--out", str(tmp_path / run), *opts]
+        assert runner.invoke(main, args).exit_code == 0
     raw = np.random.default_rng(0).integers(64, 1023, (50, 70)).astype(np.uint16)
     write_bayer_dng(tmp_path / "shot.dng", raw)
-    png = tmp_path / "shot.png"
-    ok = runner.invoke(
-        main,
-        [
-            "process-raw",
-            str(tmp_path / "b" / "model.pt"),
-            str(tmp_path / "shot.dng"),
-            "--out",
-            str(png),
-        ],
-    )
+    monkeypatch.chdir(tmp_path)  # the PNG goes to ./shot.png by default
+    ok = runner.invoke(main, ["process-raw", str(tmp_path / "b" / "model.pt"), "shot.dng"])
     assert ok.exit_code == 0, ok.output
-    import imagecodecs
-
-    assert imagecodecs.imread(png).shape == (48, 68, 3)  # cropped to multiples of 4
+    assert "wrote shot.png" in ok.output, ok.output
+    assert imagecodecs.imread(tmp_path / "shot.png").shape == (48, 68, 3)  # multiples of 4
     # the same file for a Nona model: a clear refusal
-    assert (
-        runner.invoke(
-            main, ["train", "--dataset", str(store), "--out", str(tmp_path / "n"), *common]
-        ).exit_code
-        == 0
-    )
-    bad = runner.invoke(
-        main,
-        [
-            "process-raw",
-            str(tmp_path / "n" / "model.pt"),
-            str(tmp_path / "shot.dng"),
-            "--out",
-            str(png),
-        ],
-    )
+    bad = runner.invoke(main, ["process-raw", str(tmp_path / "n" / "model.pt"), "shot.dng"])
     assert bad.exit_code == 1 and "bayer:rggb; the model expects nona:rggb" in bad.output
