@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -106,6 +107,26 @@ def main():
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing cfasim dataset at --out.")
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted build of the same settings; complete shards are kept.",
+)
+@click.option(
+    "--shard-samples",
+    type=click.IntRange(min=1),
+    help="Samples per shard (default: about 4 MiB of RAW per shard).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on an existing dask.distributed cluster, e.g. tcp://HOST:8786.",
+)
+@click.option(
+    "--processes",
+    is_flag=True,
+    help="Start a local cluster of --workers single-threaded processes instead of threads.",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal)."
 )
 def generate(
@@ -123,10 +144,14 @@ def generate(
     out,
     workers,
     overwrite,
+    resume,
+    shard_samples,
+    scheduler,
+    processes,
     progress,
 ):
     """Simulate RAW/sRGB training pairs and store them as a sharded Zarr v3 dataset."""
-    from cfasim.dataset import DatasetError, prepare_output
+    from cfasim.dataset import DatasetError, is_cfasim_store, prepare_output
     from cfasim.sources import SourceError
     from pipelines.generate import GenerateConfig, build, plan
 
@@ -143,11 +168,15 @@ def generate(
             bits=bits,
             black_level=black_level,
             clean=clean,
+            shard_samples=shard_samples,
         ).validated()
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+    if scheduler and processes:
+        raise click.UsageError("--scheduler and --processes exclude each other")
     try:
-        prepare_output(out, overwrite)
+        if not (resume and is_cfasim_store(out)):
+            prepare_output(out, overwrite)
         p = plan(config, workers=workers)
     except (DatasetError, SourceError) as err:
         _remove_if_empty(out)
@@ -159,14 +188,51 @@ def generate(
         if len(p.skipped) > 10:
             click.echo(f"  ... and {len(p.skipped) - 10} more", err=True)
     try:
-        build(p, out, workers=workers, progress=progress)
+        with _dask_client(scheduler, processes, workers) as client:
+            rendered = build(
+                p, out, workers=workers, progress=progress, resume=resume, client=client
+            )
+    except click.ClickException:
+        raise
+    except DatasetError as err:
+        raise click.ClickException(str(err)) from None
     except Exception as err:
         raise click.ClickException(
-            f"generation failed: {err}\n{out} is left marked incomplete (status 'building'); "
-            f"re-run with --overwrite"
+            f"generation failed: {err}\n{out} is left marked incomplete; continue it with "
+            f"--resume or start again with --overwrite"
         ) from err
     counts = ", ".join(f"{s.name} {s.count}" for s in p.splits)
-    click.echo(f"wrote {out}: {p.pattern.name}, {counts} samples of {config.patch}x{config.patch}")
+    note = "" if not resume else f" ({rendered} shard(s) rendered by this run)"
+    click.echo(
+        f"wrote {out}: {p.pattern.name}, {counts} samples of {config.patch}x{config.patch}{note}"
+    )
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, processes: bool, workers: int):
+    """A dask.distributed client for --scheduler / --processes, else None (local threads)."""
+    if not scheduler and not processes:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as err:
+            raise click.ClickException(
+                f"cannot reach the Dask scheduler {scheduler}: {err}"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 def _remove_if_empty(path: Path) -> None:

@@ -235,9 +235,9 @@ def create_store(p: Plan, out: Path) -> None:
     attrs = {
         "format_version": dataset.FORMAT_VERSION,
         "version": __version__,
-        "status": "building",
+        "status": "creating",
         "pattern": p.pattern.to_dict(),
-        "config": {**asdict(cfg), "splits": list(cfg.splits)},
+        "config": config_dict(cfg),
         "seed": cfg.seed,
         "raw_format": {"bits": p.fmt.bits, "black": p.fmt.black, "white": p.fmt.white},
         "sources": p.sources,
@@ -249,6 +249,53 @@ def create_store(p: Plan, out: Path) -> None:
     for sp in p.splits:
         arrays = dataset.DataArrays(sp.count, cfg.patch, cfg.patch, 1, cfg.shard_samples, cfg.clean)
         dataset.create_split(root, sp.name, arrays, sp.meta)
+    dataset.set_status(root, "building")  # every array exists: from here on a build can resume
+
+
+def config_dict(cfg: GenerateConfig) -> dict:
+    """The config as stored in the dataset's attributes."""
+    return {**asdict(cfg), "splits": list(cfg.splits)}
+
+
+def shard_jobs(p: Plan) -> list[tuple[str, int, int]]:
+    """(split, start, stop) of every shard: one writer task each."""
+    return [
+        (sp.name, a, b)
+        for sp in p.splits
+        for a, b in dataset.shard_ranges(sp.count, p.config.shard_samples)
+    ]
+
+
+def finished_shards(p: Plan, out: Path) -> set[tuple[str, int, int]]:
+    """Shards whose files exist for every data array (LocalStore writes whole files
+    atomically, so an existing shard file is a complete one)."""
+    names = ["raw", "target"] + (["clean"] if p.config.clean else [])
+    done = set()
+    for split, a, b in shard_jobs(p):
+        index = a // p.config.shard_samples
+        keys = []
+        for name in names:
+            meta = zarr.open_array(str(out / split / name), mode="r").metadata
+            keys.append(meta.encode_chunk_key((index,) + (0,) * (len(meta.shape) - 1)))
+        if all((out / split / name / key).is_file() for name, key in zip(names, keys, strict=True)):
+            done.add((split, a, b))
+    return done
+
+
+def store_status(p: Plan, out: Path) -> str | None:
+    """Status of an existing store of exactly this configuration (``creating``, ``building``,
+    ``complete``), None if there is none; raises if ``out`` holds a different dataset."""
+    try:
+        attrs = dataset.open_root(out).attrs[dataset.ATTRS_KEY]
+    except dataset.DatasetError:
+        return None
+    stored, wanted = attrs["config"], config_dict(p.config)
+    if stored != wanted:
+        diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        raise dataset.DatasetError(
+            f"cannot resume {out}: it was generated with different settings ({', '.join(diff)})"
+        )
+    return attrs["status"]
 
 
 def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel: bool = False):
@@ -304,29 +351,55 @@ def _to_uint8(image16: np.ndarray) -> np.ndarray:
     return ((image16.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def build(p: Plan, out: Path, workers: int = 1, progress: bool | None = None) -> None:
-    """Create the store and render every shard with Dask threads (one task per shard)."""
+def build(
+    p: Plan,
+    out: Path,
+    workers: int = 1,
+    progress: bool | None = None,
+    resume: bool = False,
+    client=None,
+) -> int:
+    """Create the store and render every shard, one Dask task per shard; returns the number
+    of shards rendered.
+
+    ``resume``: continue an interrupted build of the same configuration, rendering only the
+    shards whose files are missing (complete shards are not rewritten). ``client``: a
+    ``dask.distributed`` client (a cluster); otherwise ``workers`` local threads.
+    """
     import dask
-    from dask.diagnostics import Callback
     from tqdm import tqdm
 
-    create_store(p, out)
+    out = Path(out)
+    status = store_status(p, out) if resume else None
+    if status == "complete":
+        return 0
+    if status == "building":
+        for leftover in out.rglob("*.partial"):  # half-written temporaries of a killed writer
+            leftover.unlink()
+        done = finished_shards(p, out)
+    else:
+        create_store(p, out)
+        done = set()
+    jobs = [j for j in shard_jobs(p) if j not in done]
     render = dask.delayed(partial(render_shard, p, str(out)), pure=True, traverse=False)
-    tasks = [
-        render(sp.name, a, b, dask_key_name=f"shard-{sp.name}-{a}")
-        for sp in p.splits
-        for a, b in dataset.shard_ranges(sp.count, p.config.shard_samples)
-    ]
+    tasks = [render(*job, dask_key_name=f"shard-{job[0]}-{job[1]}") for job in jobs]
     show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(
-        total=sum(s.count for s in p.splits), unit="sample", disable=not show, desc="generate"
-    ) as bar:
+    total = sum(b - a for _, a, b in jobs)
+    with tqdm(total=total, unit="sample", disable=not show, desc="generate") as bar:
+        if client is not None:
+            from distributed import as_completed
 
-        class _Progress(Callback):
-            def _posttask(self, key, result, dsk, state, worker_id):
-                if isinstance(result, int):
-                    bar.update(result)
+            for future in as_completed(client.compute(tasks)):
+                bar.update(future.result())
+        else:
+            from dask.diagnostics import Callback
 
-        with _Progress():
-            dask.compute(*tasks, scheduler="threads", num_workers=workers)
+            class _Progress(Callback):
+                def _posttask(self, key, result, dsk, state, worker_id):
+                    if isinstance(result, int):
+                        bar.update(result)
+
+            with _Progress():
+                dask.compute(*tasks, scheduler="threads", num_workers=workers)
     dataset.finalize(out, [sp.name for sp in p.splits])
+    return len(jobs)
