@@ -1,3 +1,10 @@
 """cfasim: simulated camera RAW for Bayer and non-Bayer colour filter arrays."""
 
 __version__ = "0.1.0"
+
+
+def open_dataset(path_or_url, storage_options=None):
+    """Open a cfasim dataset read-only (see :func:`cfasim.reader.open_dataset`)."""
+    from cfasim.reader import open_dataset as _open
+
+    return _open(path_or_url, storage_options)

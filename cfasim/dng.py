@@ -188,7 +188,9 @@ def write_dng(
     """
     raw = np.asarray(raw)
     if raw.ndim != 2 or raw.size == 0 or raw.dtype != np.uint16:
-        raise ValueError(f"raw must be a non-empty (H, W) uint16 array, got {raw.dtype} {raw.shape}")
+        raise ValueError(
+            f"raw must be a non-empty (H, W) uint16 array, got {raw.dtype} {raw.shape}"
+        )
     tile = np.asarray(pattern.tile)
     py, px = tile.shape
     if py > MAX_CFA_PATTERN or px > MAX_CFA_PATTERN:
