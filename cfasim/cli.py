@@ -252,6 +252,23 @@ def info(path):
         raise click.ClickException(str(err)) from None
 
 
+@main.command("export-dng")
+@click.argument("dataset_path", metavar="DATASET", type=click.Path(path_type=Path))
+@click.argument("out_dir", metavar="OUTDIR", type=click.Path(path_type=Path))
+@click.option("--split", default="test", show_default=True)
+@click.option("--indices", default=":", show_default=True, help="Python slice, e.g. 0:10 or 3.")
+def export_dng_command(dataset_path, out_dir, split, indices):
+    """Write samples of a dataset as DNG files (CFA pattern, levels, colour matrix, neutral)."""
+    from cfasim.dataset import DatasetError
+    from cfasim.dng import export_dng
+
+    try:
+        paths = export_dng(dataset_path, split, indices, out_dir)
+    except (ValueError, FileNotFoundError, DatasetError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {len(paths)} DNG file(s) to {out_dir}")
+
+
 def _require_torch(command: str):
     try:
         import torch  # noqa: F401

@@ -38,30 +38,45 @@ see tests/test_dng.py, which asserts all of this so that a LibRaw change is noti
   written codes; ``black_level_per_channel`` and ``white_level`` are the written levels;
   ``camera_whitebalance[:3]`` is ``1 / AsShotNeutral`` (= the stored ``wb_gains``) and
   ``daylight_whitebalance[:3]`` is ``1 / (xyz2cam @ RGB2XYZ).sum(axis=1)`` (the gains that make
-  D65 white neutral). ``rgb_xyz_matrix`` is all zeros (LibRaw only fills ``cam_xyz`` from its
-  own camera table); the ColorMatrix1 shows up instead as ``color_matrix[:, :3]``, LibRaw's
-  camera -> linear sRGB matrix, which equals ``inv(rgb2cam_from_xyz2cam(xyz2cam))`` to float32
-  precision. ``postprocess`` renders the sample close to cfasim's target (see the test's PSNR).
+  D65 white neutral). ``rgb_xyz_matrix`` is all zeros (LibRaw does not copy ColorMatrix1 into
+  its ``cam_xyz`` for these files); the ColorMatrix1 shows up instead as
+  ``color_matrix[:, :3]``, LibRaw's camera -> linear sRGB matrix, which equals
+  ``inv(rgb2cam_from_xyz2cam(xyz2cam))`` to float32 precision.
+  ``postprocess(use_camera_wb=True, no_auto_bright=True, adjust_maximum_thr=0,
+  bright=digital_gain, gamma=(2.4, 12.92), output_color=sRGB)`` then follows cfasim's forward
+  ISP without its tone curve: with ``demosaic_algorithm=LINEAR`` it equals
+  :func:`cfasim.render.render_reference` of a ``tone=False`` store to 84-89 dB PSNR (~43 dB
+  where highlights clip differently); with the default AHD it is 24.9-26.0 dB from the target
+  on 48 px dead-leaves patches (tent: 20.8-22.5 dB). Without ``adjust_maximum_thr=0`` LibRaw
+  lowers the white level to the data maximum when that is above 75 % of it, which brightens
+  some samples.
 * Quad (4 x 4): no error, wrong pattern. LibRaw packs the first 16 CFAPattern bytes into its
   32-bit ``filters`` word, which only describes (row mod 8, column mod 2); rawpy then reports a
   2 x 2 ``raw_pattern`` ``[[R, R], [G, G]]`` for ``quad:rggb`` (``[[G, G], [R, R]]`` for
   ``quad:grbg``): one colour missing. ``raw_image`` is still exactly the written data;
-  ``postprocess`` runs and returns a wrongly coloured image.
+  ``postprocess`` runs and returns a wrongly coloured image (10-13 dB from the target).
 * Nona (6 x 6): LibRaw's X-Trans path (a 6 x 6 CFARepeatPatternDim sets ``filters = 9``), so
   ``raw_pattern`` comes back as the correct 6 x 6 tile and ``raw_image`` is exact.
   ``postprocess`` with the default demosaic (X-Trans 3-pass) raises ``LibRawIOError`` for
-  images smaller than about 512 px (504 px fails, 516 px works: LibRaw's X-Trans tile size);
-  ``demosaic_algorithm=LINEAR`` runs at any size.
+  images smaller than about 512 px (504 px fails, 516 px works, consistent with LibRaw's 512 px
+  X-Trans tiles); ``demosaic_algorithm=LINEAR`` runs at any size. Either output is unusable
+  (LINEAR 12-13 dB, X-Trans 9.5-10.5 dB from the target at 528 px; cfasim's tent 16-18 dB):
+  LibRaw's interpolators look for other colours within one or two pixels, which 3 x 3 blocks
+  do not have.
 * QxQ (8 x 8): no error, wrong pattern: only the first two tile rows reach ``filters``, so
   rawpy reports the 4 x 4 ``raw_pattern`` ``[[R, R, R, R], [R, R, R, R], [G, G, G, G],
   [G, G, G, G]]`` for ``qxq:rggb`` (no blue). ``raw_image`` is exact; ``postprocess`` runs and
-  returns a wrongly coloured image.
+  returns a wrongly coloured image (about 10 dB from the target).
+* Tiles with W (written as four planes): LibRaw reads four colours (``num_colors`` 4,
+  ``camera_whitebalance`` = 1 / the four neutrals) but has no letter for code 6 and reports
+  ``color_desc`` ``b"GMCY"``; a 4 x 4 or larger RGBW tile suffers the ``filters`` packing above.
 
 Recommendation: for anything but Bayer, read ``raw_image`` (or ``raw_image_visible``) with rawpy
 and take the CFA layout from cfasim's own pattern metadata (the dataset's ``pattern``
 attribute, or the DNG's CFARepeatPatternDim / CFAPattern tags read with tifffile), never from
-rawpy's ``raw_pattern``, ``raw_colors`` or ``postprocess``. Full-pattern readers (the Adobe DNG
-SDK) get the right tile from these files.
+rawpy's ``raw_pattern``, ``raw_colors`` or ``postprocess``. The files carry the full tile, as
+the DNG specification defines it, for readers that implement it (not tested here: the Adobe DNG
+SDK is not installed).
 """
 
 from __future__ import annotations
