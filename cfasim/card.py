@@ -207,6 +207,8 @@ def read_store(path) -> StoreInfo:
     cfasim.dataset.DatasetError
         If ``path`` is not a cfasim store or its build did not complete.
     """
+    from cfasim.manifest import scan_store
+
     root_path = Path(path)
     root = dataset.open_root(root_path)
     attrs = root.attrs[dataset.ATTRS_KEY]
@@ -214,6 +216,10 @@ def read_store(path) -> StoreInfo:
         raise dataset.DatasetError(
             f"{path}: status is {attrs.get('status')!r}; a card is written for complete stores"
         )
+    chunk_files: dict[str, list[str]] = {}
+    for rel in scan_store(root_path).chunks:
+        array = rel.split("/c/")[0] if "/c/" in rel else rel.rsplit("/", 1)[0]
+        chunk_files.setdefault(array, []).append(rel)
     splits = []
     for name, count in attrs["splits"].items():
         info = SplitInfo(name, int(count))
@@ -223,8 +229,7 @@ def read_store(path) -> StoreInfo:
                 if arr_name not in group:
                     continue
                 arr = group[arr_name]
-                folder = root_path / name / arr_name
-                files = [f for f in folder.rglob("*") if f.is_file() and f.name != "zarr.json"]
+                files = chunk_files.get(f"{name}/{arr_name}", [])
                 info.arrays[arr_name] = ArrayInfo(
                     arr_name,
                     tuple(int(s) for s in arr.shape),
@@ -233,15 +238,17 @@ def read_store(path) -> StoreInfo:
                     tuple(int(s) for s in arr.chunks),
                     tuple(int(s) for s in arr.shards) if arr.shards else None,
                     len(files),
-                    sum(f.stat().st_size for f in files),
+                    sum((root_path / f).stat().st_size for f in files),
                 )
         splits.append(info)
-    return StoreInfo(_dataset_name(root_path), attrs, splits)
+    return StoreInfo(_dataset_name(attrs), attrs, splits)
 
 
-def _dataset_name(path: Path) -> str:
-    name = path.resolve().name
-    return name.removesuffix(".zarr") or "cfasim-dataset"
+def _dataset_name(attrs: dict) -> str:
+    """A name from the content (pattern, count, seed), not the folder: identical settings give
+    byte-identical cards wherever the store is written."""
+    pattern = str(attrs["pattern"]["name"]).replace(":", "-").replace("/", "-")
+    return f"cfasim-{pattern}-{sum(attrs['splits'].values())}-seed{attrs['seed']}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,6 +375,11 @@ def _human(nbytes: int) -> str:
     return f"{nbytes:.1f} TiB"  # pragma: no cover
 
 
+def _span(values: list[int]) -> str:
+    lo, hi = min(values), max(values)
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
 def _tile_drawing(pattern: dict) -> str:
     letters = pattern.get("color_letters", "RGBW")
     return "\n".join(" ".join(letters[c] for c in row) for row in pattern["tile"])
@@ -403,8 +415,8 @@ def _licence(info: StoreInfo, license: str | None) -> tuple[str, str, str | dict
     n = len(info.attrs.get("sources", []))
     text = (
         f"The scenes are crops of {n} source image(s) from the folder "
-        f"`{info.config.get('source')}`. The RAW, targets and clean images are derived works "
-        "of those images, so **the licence of this dataset is that of the source images**: "
+        f"`{info.config.get('source')}`. The RAW, target (and clean) images are derived "
+        "works of those images, so **the licence of this dataset is that of the source images**: "
         "check it before redistributing or using the data. The generation parameters and "
         "metadata arrays contain no third-party content."
     )
@@ -601,7 +613,7 @@ def render_readme(
         depths = sorted({s.get("bit_depth") for s in srcs if s.get("bit_depth")})
         lines.append(
             f"{len(srcs)} source image(s) from `{cfg.get('source')}` "
-            f"({min(heights)}-{max(heights)} x {min(widths)}-{max(widths)} px, "
+            f"({_span(heights)} x {_span(widths)} px, "
             f"{'/'.join(str(d) for d in depths) or '?'}-bit), each assigned to one split "
             "only; a sample is a random crop aligned to the CFA period (`crop_box`). The "
             "list (relative paths, sizes, bit depths) is the root attribute `cfasim.sources`, "

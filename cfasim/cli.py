@@ -252,6 +252,19 @@ def info(path):
         raise click.ClickException(str(err)) from None
 
 
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--no-decode", is_flag=True, help="Skip decoding every shard (faster).")
+def validate(path, no_decode):
+    """Check a dataset: format, every shard present and readable, checksums, metadata."""
+    from cfasim.manifest import validate as run_validation
+
+    report = run_validation(path, decode=not no_decode)
+    click.echo(report.format())
+    if not report.ok:
+        sys.exit(1)
+
+
 @main.command("export-dng")
 @click.argument("dataset_path", metavar="DATASET", type=click.Path(path_type=Path))
 @click.argument("out_dir", metavar="OUTDIR", type=click.Path(path_type=Path))

@@ -397,6 +397,12 @@ def _check_manifest(root: Path, found: StoreFiles, c: _Checker) -> None:
     present = []
     for rel in sorted(files):
         entry = files[rel]
+        parts = Path(rel).parts
+        if not c.check(
+            bool(parts) and not Path(rel).is_absolute() and ".." not in parts,
+            f"{rel}: path in {MANIFEST} leaves the store",
+        ):
+            continue
         if not c.check((root / rel).is_file(), f"{rel}: listed in {MANIFEST}, missing"):
             continue
         size = (root / rel).stat().st_size
@@ -428,6 +434,11 @@ def _check_splits(root: Path, attrs: dict, c: _Checker, expected: set[str], deco
     white = raw_format.get("white", config.get("white_level"))
     patch = config.get("patch")
     shard_samples = config.get("shard_samples")
+    if not c.check(
+        isinstance(patch, int) and isinstance(shard_samples, int),
+        "zarr.json: config.patch or config.shard_samples missing",
+    ):
+        return
     for name in sorted(set(dataset.SPLITS) - set(splits)):
         if (root / name).exists():
             c.warn(f"{name}: split folder not listed in attributes 'splits'")
@@ -463,7 +474,7 @@ def _check_splits(root: Path, attrs: dict, c: _Checker, expected: set[str], deco
             )
 
 
-def _chunk_files(arr, index: tuple[int, ...]) -> str:
+def _chunk_key(arr, index: tuple[int, ...]) -> str:
     return arr.metadata.encode_chunk_key(index)
 
 
@@ -495,7 +506,7 @@ def _check_data_array(
         return
     n_shards = math.ceil(count / k)
     for i in range(n_shards):
-        rel = f"{where}/{_chunk_files(arr, (i,) + (0,) * (arr.ndim - 1))}"
+        rel = f"{where}/{_chunk_key(arr, (i,) + (0,) * (arr.ndim - 1))}"
         expected.add(rel)
         if not c.check((root / rel).is_file(), f"{rel}: shard file missing"):
             continue
@@ -528,7 +539,7 @@ def _check_meta_array(root, group, split, name, shape, dtype, raw_format, c, exp
     grid = [math.ceil(s / ch) for s, ch in zip(arr.shape, arr.chunks, strict=True)]
     missing = []
     for index in np.ndindex(*grid):
-        rel = f"{where}/{_chunk_files(arr, tuple(int(i) for i in index))}"
+        rel = f"{where}/{_chunk_key(arr, tuple(int(i) for i in index))}"
         expected.add(rel)
         if not (root / rel).is_file():
             missing.append(rel)

@@ -402,4 +402,7 @@ def build(
             with _Progress():
                 dask.compute(*tasks, scheduler="threads", num_workers=workers)
     dataset.finalize(out, [sp.name for sp in p.splits])
+    from cfasim.manifest import finalize_extras
+
+    finalize_extras(out)  # dataset card, croissant.json, checksums.json
     return len(jobs)
