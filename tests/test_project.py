@@ -35,9 +35,11 @@ def test_cfasim_imports_without_torch():
 
 
 def test_training_stack_present_in_ci():
-    """CI installs the train extra: torch tests must run there, not skip."""
+    """CI installs the dev and train extras: optional-dependency tests must run there."""
     import os
 
     if os.environ.get("CI"):
+        import mlcroissant  # noqa: F401
         import onnxruntime  # noqa: F401
+        import rawpy  # noqa: F401
         import torch  # noqa: F401
