@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,17 +108,27 @@ def create_split(root: zarr.Group, split: str, arrays: DataArrays, meta: dict[st
         return g
     k = min(arrays.shard_samples, n)
     sample_shapes = {"raw": (h, w), "target": (h * s, w * s, 3), "clean": (h, w, 3)}
+    jobs = []
     for name, (dtype, dims, compressor) in DATA_ARRAYS.items():
         if name == "clean" and not arrays.clean:
             continue
         shape = sample_shapes[name]
-        _create(g, name, (n, *shape), dtype, dims, (1, *shape), (k, *shape), compressor)
+        args = (g, name, (n, *shape), dtype, dims, (1, *shape), (k, *shape), compressor)
+        jobs.append((args, None))
     for name, (tail, dtype, dims, _) in META_ARRAYS.items():
         values = np.asarray(meta[name], dtype=dtype)
         if values.shape != (n, *tail):
             raise ValueError(f"metadata {name!r} has shape {values.shape}, expected {(n, *tail)}")
-        arr = _create(g, name, values.shape, dtype, ("sample", *dims), values.shape)
-        arr[...] = values
+        jobs.append(((g, name, values.shape, dtype, ("sample", *dims), values.shape), values))
+
+    def run(job):
+        arr = _create(*job[0])
+        if job[1] is not None:
+            arr[...] = job[1]
+
+    # independent keys: created concurrently (each is a round trip to zarr's I/O loop)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(run, jobs))
     return g
 
 
