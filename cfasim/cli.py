@@ -112,6 +112,13 @@ def main():
     help="Continue an interrupted build of the same settings; complete shards are kept.",
 )
 @click.option(
+    "--scale",
+    type=click.Choice(["1", "2"]),
+    default="1",
+    show_default=True,
+    help="Target side / RAW side: 2 renders DSLR-style targets at twice the RAW resolution.",
+)
+@click.option(
     "--shard-samples",
     type=click.IntRange(min=1),
     help="Samples per shard (default: about 4 MiB of RAW per shard).",
@@ -145,6 +152,7 @@ def generate(
     workers,
     overwrite,
     resume,
+    scale,
     shard_samples,
     scheduler,
     processes,
@@ -169,6 +177,7 @@ def generate(
             black_level=black_level,
             clean=clean,
             shard_samples=shard_samples,
+            scale=int(scale),
         ).validated()
     except ValueError as err:
         raise click.UsageError(str(err)) from None

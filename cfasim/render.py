@@ -7,6 +7,7 @@ targets, applied after :func:`cfasim.demosaic.demosaic_tent` (bilinear on Bayer)
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import zoom
 
 from cfasim.cfa import CFAPattern
 from cfasim.demosaic import demosaic_tent
@@ -28,11 +29,20 @@ def sample_params(split_group, index: int, config: dict) -> UnprocessParams:
 
 
 def render_reference(
-    raw: np.ndarray, pattern: CFAPattern, params: UnprocessParams, black: float, white: float
+    raw: np.ndarray,
+    pattern: CFAPattern,
+    params: UnprocessParams,
+    black: float,
+    white: float,
+    scale: int = 1,
 ) -> np.ndarray:
-    """(H, W) RAW codes -> (H, W, 3) sRGB in [0, 1] by tent demosaic and the forward ISP."""
+    """(H, W) RAW codes -> (s*H, s*W, 3) sRGB in [0, 1]: tent demosaic, the forward ISP, and
+    for ``scale`` s > 1 a bilinear upscale (the classical answer to DSLR-style targets)."""
     lin = np.clip((np.asarray(raw, dtype=np.float64) - black) / (white - black), 0.0, 1.0)
-    return process(demosaic_tent(lin, pattern), params)
+    rgb = process(demosaic_tent(lin, pattern), params)
+    if scale != 1:
+        rgb = np.clip(zoom(rgb, (scale, scale, 1), order=1, mode="nearest", grid_mode=True), 0, 1)
+    return rgb
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cfasim import kernels
+from cfasim import color, kernels
 from cfasim.cfa import CFAPattern
 from cfasim.isp import UnprocessParams, display_to_linear
 from cfasim.noise import NoiseLevels
@@ -44,6 +44,23 @@ def display_lut(bits: int, transfer: str, tone: bool) -> np.ndarray:
     lut = display_to_linear(codes, transfer, tone)
     lut.flags.writeable = False
     return lut
+
+
+def downscale_display(image: np.ndarray, factor: int, params: UnprocessParams) -> np.ndarray:
+    """The display image a sensor with ``factor``-times larger pixels sees: decode to linear
+    light (inverse tone + transfer), average ``factor`` x ``factor`` blocks, re-encode; returns
+    uint16 (the kernel's 16-bit lookup table decodes it back). Used for DSLR-style targets at
+    ``factor`` times the RAW resolution."""
+    maxval = np.iinfo(image.dtype).max
+    h, w, _ = image.shape
+    if h % factor or w % factor:
+        raise ValueError(f"image {h}x{w} is not a multiple of the scale {factor}")
+    lin = display_to_linear(image / maxval, params.transfer, params.tone)
+    lin = lin.reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
+    encoded = color.encode(lin, params.transfer)
+    if params.tone:
+        encoded = color.smoothstep(encoded)
+    return np.round(np.clip(encoded, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 
 def seed_key(seed: int) -> tuple[np.uint32, np.uint32]:

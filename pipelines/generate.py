@@ -26,7 +26,7 @@ from cfasim import __version__, dataset, scenes
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.isp import UnprocessParams
 from cfasim.noise import NoiseLevels, NoiseModel
-from cfasim.simulate import RawFormat, simulate_raw
+from cfasim.simulate import RawFormat, downscale_display, simulate_raw
 from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
 
 BUILTIN = "builtin"
@@ -52,6 +52,7 @@ class GenerateConfig:
     white_level: int | None = None
     clean: bool = False
     shard_samples: int | None = None
+    scale: int = 1
 
     def validated(self) -> GenerateConfig:
         """Check every field; return a copy with derived defaults filled in."""
@@ -71,6 +72,8 @@ class GenerateConfig:
         splits = tuple(float(f) for f in self.splits)
         if len(splits) != 3 or min(splits) < 0 or not math.isclose(sum(splits), 1.0, abs_tol=1e-6):
             raise ValueError(f"splits must be three fractions >= 0 summing to 1, got {self.splits}")
+        if self.scale not in (1, 2):
+            raise ValueError(f"scale must be 1 or 2 (target side / RAW side), got {self.scale}")
         if not 0 <= self.seed < 1 << 63:
             raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         shard = self.shard_samples or dataset.shard_samples_for(2 * self.patch * self.patch)
@@ -141,8 +144,8 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
         sources = [
             {
                 "kind": "dead_leaves",
-                "height": cfg.patch,
-                "width": cfg.patch,
+                "height": cfg.patch * cfg.scale,
+                "width": cfg.patch * cfg.scale,
                 "seed": "scene_seed(per-sample seed)",
             }
         ]
@@ -150,7 +153,8 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
         images: list[SourceImage] = []
     else:
         root = Path(cfg.source)
-        scan = scan_folder(root, min_height=cfg.patch, min_width=cfg.patch, workers=workers)
+        side = cfg.patch * cfg.scale  # the target crop, in source pixels
+        scan = scan_folder(root, min_height=side, min_width=side, workers=workers)
         skipped = list(scan.skipped)
         images = list(scan.images)
         sources = [
@@ -176,14 +180,14 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
             else:
                 sid = ids[j * len(ids) // n]  # contiguous runs: one decode per source per shard
                 im = images[sid]
-                y0 = int(rng.integers(0, (im.height - cfg.patch) // pattern.period[0] + 1))
-                x0 = int(rng.integers(0, (im.width - cfg.patch) // pattern.period[1] + 1))
-                y0, x0 = y0 * pattern.period[0], x0 * pattern.period[1]
+                sy, sx = (cfg.scale * v for v in pattern.period)  # crops keep the CFA phase
+                y0 = int(rng.integers(0, (im.height - side) // sy + 1)) * sy
+                x0 = int(rng.integers(0, (im.width - side) // sx + 1)) * sx
             row = {
                 "sample_index": index,
                 "seed": s,
                 "source_id": sid,
-                "crop_box": (y0, x0, cfg.patch, cfg.patch),
+                "crop_box": (y0, x0, cfg.patch * cfg.scale, cfg.patch * cfg.scale),
                 "xyz2cam": params.xyz2cam,
                 "rgb2cam": params.rgb2cam,
                 "wb_gains": (params.red_gain, 1.0, params.blue_gain),
@@ -247,7 +251,9 @@ def create_store(p: Plan, out: Path) -> None:
     }
     root = zarr.open_group(str(out), mode="w", attributes={dataset.ATTRS_KEY: attrs})
     for sp in p.splits:
-        arrays = dataset.DataArrays(sp.count, cfg.patch, cfg.patch, 1, cfg.shard_samples, cfg.clean)
+        arrays = dataset.DataArrays(
+            sp.count, cfg.patch, cfg.patch, cfg.scale, cfg.shard_samples, cfg.clean
+        )
         dataset.create_split(root, sp.name, arrays, sp.meta)
     dataset.set_status(root, "building")  # every array exists: from here on a build can resume
 
@@ -302,14 +308,14 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
     """Render samples [start, stop) of ``split`` and write them as one whole shard."""
     sp = next(s for s in p.splits if s.name == split)
     cfg, m = p.config, sp.meta
-    n, h = stop - start, cfg.patch
+    n, h, t = stop - start, cfg.patch, cfg.patch * cfg.scale
     raw = np.empty((n, h, h), dtype=np.uint16)
-    target = np.empty((n, h, h, 3), dtype=np.uint8)
+    target = np.empty((n, t, t, 3), dtype=np.uint8)
     clean = np.empty((n, h, h, 3), dtype=np.float16) if cfg.clean else None
     cached_id, cached = -1, None
     for i, j in enumerate(range(start, stop)):
         if p.root is None:
-            image = scenes.dead_leaves(h, h, scene_seed(int(m["seed"][j])))
+            image = scenes.dead_leaves(t, t, scene_seed(int(m["seed"][j])))
         else:
             sid = int(m["source_id"][j])
             if sid != cached_id:
@@ -325,8 +331,9 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
             cfg.tone,
         )
         levels = NoiseLevels(float(m["shot_noise"][j]), float(m["read_noise"][j]))
+        sensor_image = image if cfg.scale == 1 else downscale_display(image, cfg.scale, params)
         raw[i], lin = simulate_raw(
-            image,
+            sensor_image,
             p.pattern,
             params,
             levels,

@@ -308,3 +308,61 @@ def test_split_counts_and_shard_ranges():
     }
     assert dataset.shard_ranges(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert cfg.shard_samples == dataset.shard_samples_for(2 * 288 * 288)
+
+
+def test_scale_two_targets_at_twice_the_raw_resolution(tmp_path):
+    from cfasim.simulate import downscale_display
+
+    out = make(tmp_path, "s2.zarr", "--scale", "2", "--splits", "1,0,0", count=3)
+    root = zarr.open_group(str(out), mode="r")
+    g = root["train"]
+    assert g.attrs["scale"] == 2 and root.attrs["cfasim"]["config"]["scale"] == 2
+    assert g["raw"].shape == (3, 48, 48) and g["target"].shape == (3, 96, 96, 3)
+    a = root.attrs["cfasim"]
+    params = UnprocessParams(
+        g["xyz2cam"][1], g["wb_gains"][1][0], g["wb_gains"][1][2], g["digital_gain"][1]
+    )
+    sensor = downscale_display(g["target"][1], 2, params)
+    raw, _ = simulate_raw(
+        sensor,
+        CFAPattern.from_dict(a["pattern"]),
+        params,
+        NoiseLevels(g["shot_noise"][1], g["read_noise"][1]),
+        RawFormat(**a["raw_format"]),
+        seed=a["seed"],
+        sample=1,
+    )
+    np.testing.assert_array_equal(raw, g["raw"][1])
+    # averaging in linear light: a flat image stays flat, a step edge is averaged in linear
+    flat = np.full((4, 4, 3), 200, np.uint8)
+    assert len(np.unique(downscale_display(flat, 2, params))) == 1
+    with pytest.raises(ValueError, match="multiple of the scale 2"):
+        downscale_display(np.zeros((5, 4, 3), np.uint8), 2, params)
+
+
+def test_scale_two_from_a_folder(tmp_path):
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        write_png(tmp_path / "src" / f"{i}.png", rng.integers(0, 256, (130, 120, 3), np.uint8))
+    out = tmp_path / "f2.zarr"
+    result = run(
+        "generate",
+        "--source",
+        tmp_path / "src",
+        "--scale",
+        "2",
+        "--patch",
+        "48",
+        "--count",
+        4,
+        "--splits",
+        "1,0,0",
+        "--pattern",
+        "quad",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    g = zarr.open_group(str(out), mode="r")["train"]
+    boxes = g["crop_box"][...]
+    assert (boxes[:, 2:] == 96).all() and (boxes[:, :2] % 8 == 0).all()  # 2 x the 4x4 period

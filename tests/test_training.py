@@ -353,3 +353,16 @@ def test_process_raw_reads_a_bayer_dng(store, tmp_path, monkeypatch):
     # the same file for a Nona model: a clear refusal
     bad = runner.invoke(main, ["process-raw", str(tmp_path / "n" / "model.pt"), "shot.dng"])
     assert bad.exit_code == 1 and "bayer:rggb; the model expects nona:rggb" in bad.output
+
+
+def test_training_on_scale_two_targets(tmp_path):
+    out = tmp_path / "s2.zarr"
+    cfg = GenerateConfig(pattern="quad", count=8, patch=48, scale=2).validated()
+    build(plan(cfg), out, workers=1, progress=False)
+    args = "model.args={ widths = [4, 8], output_scale = 4 }"  # packed 12 -> 48 = 2 x crop 24
+    tr = train(config(out, tmp_path / "run", args, "train.steps=2"), log=lambda *a: None)
+    assert tr.step == 2 and tr.train_set.scale == 2
+    item = tr.val_set[0]
+    assert tr.predict({k: v[None] for k, v in item.items() if k != "index"}).shape == (1, 3, 96, 96)
+    with pytest.raises(ValueError, match="targets are 48x48"):
+        Trainer(config(out, tmp_path / "bad"), log=lambda *a: None)  # output_scale 2: too small

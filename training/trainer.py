@@ -487,7 +487,11 @@ class Trainer:
                 item = self.val_set[i]
                 params = sample_params(g, i, attrs["config"])
                 ref = render_reference(
-                    item["raw"].numpy(), self.adapter.pattern, params, *self.adapter.normalize
+                    item["raw"].numpy(),
+                    self.adapter.pattern,
+                    params,
+                    *self.adapter.normalize,
+                    scale=self.val_set.scale,
                 )
                 tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)
                 values.append(10 * np.log10(1 / max(np.mean((ref - tgt) ** 2), 1e-12)))
