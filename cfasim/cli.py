@@ -113,8 +113,8 @@ def main():
 )
 @click.option(
     "--scale",
-    type=click.Choice(["1", "2"]),
-    default="1",
+    type=click.IntRange(1, 2),
+    default=1,
     show_default=True,
     help="Target side / RAW side: 2 renders DSLR-style targets at twice the RAW resolution.",
 )
@@ -177,7 +177,7 @@ def generate(
             black_level=black_level,
             clean=clean,
             shard_samples=shard_samples,
-            scale=int(scale),
+            scale=scale,
         ).validated()
     except ValueError as err:
         raise click.UsageError(str(err)) from None
