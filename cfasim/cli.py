@@ -112,6 +112,15 @@ def main():
     help="Continue an interrupted build of the same settings; complete shards are kept.",
 )
 @click.option(
+    "--source-kind",
+    type=click.Choice(["images", "raw"]),
+    default="images",
+    show_default=True,
+    help="'raw': --source holds Bayer RAW files (DNG, CR2, NEF, ARW, ...), re-mosaicked from "
+    "their 2x2-binned linear signal; targets rendered by cfasim's ISP with each file's white "
+    "balance and colour matrix.",
+)
+@click.option(
     "--scale",
     type=click.IntRange(1, 2),
     default=1,
@@ -152,6 +161,7 @@ def generate(
     workers,
     overwrite,
     resume,
+    source_kind,
     scale,
     shard_samples,
     scheduler,
@@ -178,6 +188,7 @@ def generate(
             clean=clean,
             shard_samples=shard_samples,
             scale=scale,
+            source_kind=source_kind,
         ).validated()
     except ValueError as err:
         raise click.UsageError(str(err)) from None

@@ -46,6 +46,43 @@ def display_lut(bits: int, transfer: str, tone: bool) -> np.ndarray:
     return lut
 
 
+def simulate_raw_linear(
+    cam: np.ndarray,
+    pattern: CFAPattern,
+    noise: NoiseLevels,
+    fmt: RawFormat,
+    *,
+    seed: int,
+    sample: int,
+    clean: bool = False,
+    parallel: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mosaic, noise and quantise linear camera RGB in [0, 1] (real RAW re-mosaicking):
+    the same kernel as :func:`simulate_raw` with an identity colour path (16-bit linear codes,
+    identity camera matrix, unit gains)."""
+    codes = np.round(np.clip(np.asarray(cam, dtype=np.float64), 0.0, 1.0) * 65535.0)
+    identity = UnprocessParams(np.linalg.inv(color.RGB2XYZ), 1.0, 1.0, 1.0, "srgb", False)
+    return simulate_raw(
+        codes.astype(np.uint16),
+        pattern,
+        identity,
+        noise,
+        fmt,
+        seed=seed,
+        sample=sample,
+        clean=clean,
+        parallel=parallel,
+        lut=_linear_lut16(),
+    )
+
+
+@lru_cache(maxsize=1)
+def _linear_lut16() -> np.ndarray:
+    lut = np.arange(65536, dtype=np.float64) / 65535.0
+    lut.flags.writeable = False
+    return lut
+
+
 def downscale_display(image: np.ndarray, factor: int, params: UnprocessParams) -> np.ndarray:
     """The display image a sensor with ``factor``-times larger pixels sees: decode to linear
     light (inverse tone + transfer), average ``factor`` x ``factor`` blocks, re-encode; returns
@@ -81,6 +118,7 @@ def simulate_raw(
     sample: int,
     clean: bool = False,
     parallel: bool = True,
+    lut: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Unprocess, mosaic, add noise and quantise one display image.
 
@@ -108,7 +146,10 @@ def simulate_raw(
     if not 0 <= sample < 1 << 32:
         raise ValueError(f"sample index must be in [0, 2**32), got {sample}")
     h, w, _ = image.shape
-    lut = display_lut(bits, params.transfer, params.tone)
+    if lut is None:
+        lut = display_lut(bits, params.transfer, params.tone)
+    elif lut.shape != (1 << bits,):
+        raise ValueError(f"lookup table of {lut.shape} for a {bits}-bit image")
     ccm = np.ascontiguousarray(params.rgb2cam)
     gains = params.inverse_gains
     raw = np.empty((h, w), dtype=np.uint16)

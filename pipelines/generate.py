@@ -22,16 +22,18 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from cfasim import __version__, dataset, scenes
+from cfasim import __version__, color, dataset, scenes
 from cfasim.cfa import CFAPattern, get_pattern
-from cfasim.isp import UnprocessParams
+from cfasim.isp import UnprocessParams, process
 from cfasim.noise import NoiseLevels, NoiseModel
-from cfasim.simulate import RawFormat, downscale_display, simulate_raw
+from cfasim.rawio import bin_to_linear_rgb, read_raw, scan_raw_folder
+from cfasim.simulate import RawFormat, downscale_display, simulate_raw, simulate_raw_linear
 from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
 
 BUILTIN = "builtin"
 DEFAULT_PATCH = 288  # a multiple of every built-in period (2, 4, 6, 8) and of 32
 SCENE_STREAM = 1
+SOURCE_KINDS = ("images", "raw")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class GenerateConfig:
     clean: bool = False
     shard_samples: int | None = None
     scale: int = 1
+    source_kind: str = "images"
 
     def validated(self) -> GenerateConfig:
         """Check every field; return a copy with derived defaults filled in."""
@@ -72,6 +75,10 @@ class GenerateConfig:
         splits = tuple(float(f) for f in self.splits)
         if len(splits) != 3 or min(splits) < 0 or not math.isclose(sum(splits), 1.0, abs_tol=1e-6):
             raise ValueError(f"splits must be three fractions >= 0 summing to 1, got {self.splits}")
+        if self.source_kind not in SOURCE_KINDS:
+            raise ValueError(f"source kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}")
+        if self.source_kind == "raw" and (self.source == BUILTIN or self.scale != 1):
+            raise ValueError("RAW sources need a folder (--source DIR) and --scale 1")
         if self.scale not in (1, 2):
             raise ValueError(f"scale must be 1 or 2 (target side / RAW side), got {self.scale}")
         if not 0 <= self.seed < 1 << 63:
@@ -151,6 +158,30 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
         ]
         split_sources = {name: [0] for name in dataset.SPLITS}
         images: list[SourceImage] = []
+    elif cfg.source_kind == "raw":  # real RAW: crops of the 2x2-binned linear camera image
+        root = Path(cfg.source)
+        side = cfg.patch
+        scan = scan_raw_folder(root, min_height=side, min_width=side, workers=workers)
+        skipped = list(scan.skipped)
+        images = [
+            SourceImage(im.path, im.height // 2, im.width // 2, 16) for im in scan.images
+        ]  # binned sizes
+        sources = []
+        for im in scan.images:
+            frame = read_raw(root / im.path)
+            sources.append(
+                {
+                    "path": im.path,
+                    "kind": "raw",
+                    "camera": im.camera,
+                    "pattern": im.pattern,
+                    "height": im.height // 2,
+                    "width": im.width // 2,
+                    "wb_gains": [float(v) for v in frame.wb],
+                    "xyz2cam": None if frame.xyz2cam is None else frame.xyz2cam.tolist(),
+                }
+            )
+        split_sources = _assign_sources(len(images), counts, cfg.seed)
     else:
         root = Path(cfg.source)
         side = cfg.patch * cfg.scale  # the target crop, in source pixels
@@ -183,6 +214,17 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
                 sy, sx = (cfg.scale * v for v in pattern.period)  # crops keep the CFA phase
                 y0 = int(rng.integers(0, (im.height - side) // sy + 1)) * sy
                 x0 = int(rng.integers(0, (im.width - side) // sx + 1)) * sx
+                if cfg.source_kind == "raw":  # the file's own white balance and camera matrix
+                    src = sources[sid]
+                    xyz2cam = src["xyz2cam"] or np.linalg.inv(color.RGB2XYZ)
+                    params = UnprocessParams(
+                        np.asarray(xyz2cam),
+                        src["wb_gains"][0],
+                        src["wb_gains"][2],
+                        params.digital_gain,
+                        cfg.transfer,
+                        cfg.tone,
+                    )
             row = {
                 "sample_index": index,
                 "seed": s,
@@ -319,7 +361,10 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
         else:
             sid = int(m["source_id"][j])
             if sid != cached_id:
-                cached_id, cached = sid, load_image(p.root / p.sources[sid]["path"])
+                path = p.root / p.sources[sid]["path"]
+                raw_kind = cfg.source_kind == "raw"
+                cached = bin_to_linear_rgb(read_raw(path)) if raw_kind else load_image(path)
+                cached_id = sid
             y0, x0, hh, ww = (int(v) for v in m["crop_box"][j])
             image = cached[y0 : y0 + hh, x0 : x0 + ww]
         params = UnprocessParams(
@@ -331,19 +376,19 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
             cfg.tone,
         )
         levels = NoiseLevels(float(m["shot_noise"][j]), float(m["read_noise"][j]))
-        sensor_image = image if cfg.scale == 1 else downscale_display(image, cfg.scale, params)
-        raw[i], lin = simulate_raw(
-            sensor_image,
-            p.pattern,
-            params,
-            levels,
-            p.fmt,
-            seed=cfg.seed,
-            sample=int(m["sample_index"][j]),
-            clean=cfg.clean,
-            parallel=parallel,
-        )
-        target[i] = image if image.dtype == np.uint8 else _to_uint8(image)
+        key = {
+            "seed": cfg.seed,
+            "sample": int(m["sample_index"][j]),
+            "clean": cfg.clean,
+            "parallel": parallel,
+        }
+        if cfg.source_kind == "raw":  # linear camera RGB: re-mosaic it, render the target
+            raw[i], lin = simulate_raw_linear(image, p.pattern, levels, p.fmt, **key)
+            target[i] = np.round(process(image, params) * 255.0).astype(np.uint8)
+        else:
+            sensor = image if cfg.scale == 1 else downscale_display(image, cfg.scale, params)
+            raw[i], lin = simulate_raw(sensor, p.pattern, params, levels, p.fmt, **key)
+            target[i] = image if image.dtype == np.uint8 else _to_uint8(image)
         if clean is not None:
             clean[i] = lin
     g = zarr.open_group(out, mode="r+")[split]
