@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +61,7 @@ import tifffile
 
 from cfasim.cfa import COLOR_LETTERS, CFAPattern
 from cfasim.color import RGB2XYZ
-from cfasim.sources import SourceError
+from cfasim.sources import SourceError, check_candidates, find_files
 
 RAW_SUFFIXES = (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw")
 """File suffixes :func:`scan_raw_folder` considers (compared case-insensitively)."""
@@ -583,7 +582,7 @@ def scan_raw_folder(
         raise SourceError(f"RAW folder does not exist: {root_path}")
     if not root_path.is_dir():
         raise SourceError(f"RAW source is not a directory: {root_path}")
-    candidates, folder_errors = _find_files(root_path, RAW_SUFFIXES)
+    candidates, folder_errors = find_files(root_path, RAW_SUFFIXES)
     if not candidates:
         message = (
             f"no RAW files ({', '.join(s.lstrip('.').upper() for s in RAW_SUFFIXES)}) found in "
@@ -596,21 +595,9 @@ def scan_raw_folder(
     def check(rel: str) -> RawSource | tuple[str, str]:
         return _check_raw(root_path, rel, min_height, min_width)
 
-    if workers == 1 or len(candidates) == 1:
-        outcomes = [check(rel) for rel in candidates]
-    else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
-            outcomes = list(pool.map(check, candidates))
-    images = tuple(o for o in outcomes if isinstance(o, RawSource))
-    skipped = tuple(sorted([o for o in outcomes if not isinstance(o, RawSource)] + folder_errors))
-    if not images:
-        n = len(skipped)
-        examples = "; ".join(f"{p}: {r}" for p, r in skipped[:_MAX_REASONS_IN_ERROR])
-        more = " ..." if n > _MAX_REASONS_IN_ERROR else ""
-        raise SourceError(
-            f"no usable RAW files in {root_path}: all {n} candidate file(s) skipped "
-            f"({examples}{more})"
-        )
+    images, skipped = check_candidates(
+        root_path, candidates, folder_errors, check, workers, "RAW files"
+    )
     return RawScanResult(images=images, skipped=skipped)
 
 
@@ -641,43 +628,3 @@ def _check_raw(
 
 def _short(text: str) -> str:
     return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 3] + "..."
-
-
-def _find_files(root: Path, suffixes: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Relative POSIX paths of the non-hidden files under ``root`` whose lower-cased name ends
-    with one of ``suffixes``, sorted; plus ``(relative path, reason)`` for sub-folders that could
-    not be listed. Symlinked folders are followed once each.
-
-    Raises
-    ------
-    SourceError
-        If ``root`` itself cannot be listed.
-    """
-    candidates: list[str] = []
-    folder_errors: list[tuple[str, str]] = []
-    seen_dirs: set[str] = set()
-
-    def on_error(exc: OSError) -> None:
-        where = Path(exc.filename) if exc.filename else root
-        if where == root:
-            raise SourceError(f"cannot read folder {root}: {exc.strerror or exc}") from exc
-        rel = where.relative_to(root).as_posix()
-        folder_errors.append((rel, f"unreadable folder: {exc.strerror or exc}"))
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
-        seen_dirs.add(os.path.realpath(dirpath))
-        kept = []
-        for name in sorted(dirnames, key=lambda d: (os.path.islink(os.path.join(dirpath, d)), d)):
-            if name.startswith("."):
-                continue
-            real = os.path.realpath(os.path.join(dirpath, name))
-            if real in seen_dirs:
-                continue
-            seen_dirs.add(real)
-            kept.append(name)
-        dirnames[:] = sorted(kept)
-        rel_dir = Path(dirpath).relative_to(root)
-        for name in filenames:
-            if not name.startswith(".") and name.lower().endswith(suffixes):
-                candidates.append((rel_dir / name).as_posix())
-    return sorted(candidates), folder_errors

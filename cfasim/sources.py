@@ -134,7 +134,7 @@ def scan_folder(
     if not root_path.is_dir():
         raise SourceError(f"image source is not a directory: {root_path}")
 
-    candidates, folder_errors = _find_candidates(root_path)
+    candidates, folder_errors = find_files(root_path)
     if not candidates:
         message = f"no JPEG/PNG/TIFF files found in {root_path}"
         if folder_errors:
@@ -144,22 +144,32 @@ def scan_folder(
     def check(rel: str) -> SourceImage | tuple[str, str]:
         return _check_file(root_path, rel, min_height, min_width)
 
+    images, skipped = check_candidates(
+        root_path, candidates, folder_errors, check, workers, "images"
+    )
+    return ScanResult(images=images, skipped=skipped)
+
+
+def check_candidates(root_path: Path, candidates, folder_errors, check, workers: int, what: str):
+    """Run ``check`` (relative path -> a usable item, or a ``(path, reason)`` skip) over the
+    candidate files, in a thread pool when ``workers > 1`` (decoders release the GIL); returns
+    ``(items, skipped)`` in a deterministic order, or raises :class:`SourceError` naming how many
+    were skipped and why when nothing is usable."""
     if workers == 1 or len(candidates) == 1:
         outcomes = [check(rel) for rel in candidates]
     else:
         with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
             outcomes = list(pool.map(check, candidates))
-
-    images = tuple(o for o in outcomes if isinstance(o, SourceImage))
-    skipped = tuple(sorted([o for o in outcomes if not isinstance(o, SourceImage)] + folder_errors))
-    if not images:
+    items = tuple(o for o in outcomes if not isinstance(o, tuple))
+    skipped = tuple(sorted([o for o in outcomes if isinstance(o, tuple)] + folder_errors))
+    if not items:
         n = len(skipped)
         examples = "; ".join(f"{p}: {r}" for p, r in skipped[:_MAX_REASONS_IN_ERROR])
         more = " ..." if n > _MAX_REASONS_IN_ERROR else ""
         raise SourceError(
-            f"no usable images in {root_path}: all {n} candidate file(s) skipped ({examples}{more})"
+            f"no usable {what} in {root_path}: all {n} candidate file(s) skipped ({examples}{more})"
         )
-    return ScanResult(images=images, skipped=skipped)
+    return items, skipped
 
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -202,9 +212,10 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
 # scanning
 
 
-def _find_candidates(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Relative POSIX paths of the non-hidden image files under ``root``, sorted; plus
-    ``(relative path, reason)`` for sub-folders that could not be listed."""
+def find_files(root: Path, suffixes=IMAGE_SUFFIXES) -> tuple[list[str], list[tuple[str, str]]]:
+    """Relative POSIX paths of the non-hidden files under ``root`` whose lower-cased name ends
+    with one of ``suffixes``, sorted; plus ``(relative path, reason)`` for sub-folders that could
+    not be listed. Symlinked folders are followed once each."""
     candidates: list[str] = []
     folder_errors: list[tuple[str, str]] = []
     seen_dirs: set[str] = set()
@@ -212,7 +223,7 @@ def _find_candidates(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     def on_error(exc: OSError) -> None:
         where = Path(exc.filename) if exc.filename else root
         if where == root:
-            raise SourceError(f"cannot read image folder {root}: {exc.strerror or exc}") from exc
+            raise SourceError(f"cannot read folder {root}: {exc.strerror or exc}") from exc
         rel = where.relative_to(root).as_posix()
         folder_errors.append((rel, f"unreadable folder: {exc.strerror or exc}"))
 
@@ -231,7 +242,7 @@ def _find_candidates(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
         dirnames[:] = sorted(kept)
         rel_dir = Path(dirpath).relative_to(root)
         for name in filenames:
-            if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
+            if not name.startswith(".") and name.lower().endswith(tuple(suffixes)):
                 candidates.append((rel_dir / name).as_posix())
     return sorted(candidates), folder_errors
 
