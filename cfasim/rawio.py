@@ -61,7 +61,7 @@ import tifffile
 
 from cfasim.cfa import COLOR_LETTERS, CFAPattern
 from cfasim.color import RGB2XYZ
-from cfasim.sources import SourceError, check_candidates, find_files
+from cfasim.sources import scan_files
 
 RAW_SUFFIXES = (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw")
 """File suffixes :func:`scan_raw_folder` considers (compared case-insensitively)."""
@@ -83,7 +83,6 @@ _TAG_CFA_REPEAT_PATTERN_DIM = 33421
 _TAG_CFA_PATTERN = 33422
 _TAG_DNG_VERSION = 50706
 _TAG_UNIQUE_CAMERA_MODEL = 50708
-_MAX_REASONS_IN_ERROR = 3
 _MAX_REASON_CHARS = 200
 _XYZ2RGB = np.linalg.inv(RGB2XYZ)
 
@@ -573,30 +572,17 @@ def scan_raw_folder(
     ValueError
         If ``workers`` < 1 or a minimum size is negative.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if min_height < 0 or min_width < 0:
-        raise ValueError(f"minimum size must be >= 0, got {min_height}x{min_width}")
-    root_path = Path(root)
-    if not root_path.exists():
-        raise SourceError(f"RAW folder does not exist: {root_path}")
-    if not root_path.is_dir():
-        raise SourceError(f"RAW source is not a directory: {root_path}")
-    candidates, folder_errors = find_files(root_path, RAW_SUFFIXES)
-    if not candidates:
-        message = (
-            f"no RAW files ({', '.join(s.lstrip('.').upper() for s in RAW_SUFFIXES)}) found in "
-            f"{root_path}"
-        )
-        if folder_errors:
-            message += f" ({len(folder_errors)} unreadable folder(s), e.g. {folder_errors[0][1]})"
-        raise SourceError(message)
-
-    def check(rel: str) -> RawSource | tuple[str, str]:
-        return _check_raw(root_path, rel, min_height, min_width)
-
-    images, skipped = check_candidates(
-        root_path, candidates, folder_errors, check, workers, "RAW files"
+    listing = ", ".join(s.lstrip(".").upper() for s in RAW_SUFFIXES)
+    images, skipped = scan_files(
+        root,
+        RAW_SUFFIXES,
+        _check_raw,
+        min_height=min_height,
+        min_width=min_width,
+        workers=workers,
+        what="RAW",
+        files=f"RAW files ({listing})",
+        usable="RAW files",
     )
     return RawScanResult(images=images, skipped=skipped)
 

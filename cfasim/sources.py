@@ -124,42 +124,50 @@ def scan_folder(
     ValueError
         If ``workers`` < 1 or a minimum size is negative.
     """
+    images, skipped = scan_files(
+        root,
+        IMAGE_SUFFIXES,
+        _check_file,
+        min_height=min_height,
+        min_width=min_width,
+        workers=workers,
+        what="image",
+        files="JPEG/PNG/TIFF files",
+        usable="images",
+    )
+    return ScanResult(images=images, skipped=skipped)
+
+
+def scan_files(root, suffixes, check, *, min_height, min_width, workers, what, files, usable):
+    """Find the files of ``suffixes`` under ``root`` and run ``check(root, rel, min_height,
+    min_width)`` (-> a usable item, or a ``(path, reason)`` skip) on each, in a thread pool when
+    ``workers > 1`` (decoders release the GIL). Returns ``(items, skipped)`` in a deterministic
+    order; raises :class:`SourceError` for a missing folder, no ``files`` at all, or nothing
+    ``usable`` (with the number skipped and the first reasons)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if min_height < 0 or min_width < 0:
         raise ValueError(f"minimum size must be >= 0, got {min_height}x{min_width}")
     root_path = Path(root)
     if not root_path.exists():
-        raise SourceError(f"image folder does not exist: {root_path}")
+        raise SourceError(f"{what} folder does not exist: {root_path}")
     if not root_path.is_dir():
-        raise SourceError(f"image source is not a directory: {root_path}")
-
-    candidates, folder_errors = find_files(root_path)
+        raise SourceError(f"{what} source is not a directory: {root_path}")
+    candidates, folder_errors = find_files(root_path, suffixes)
     if not candidates:
-        message = f"no JPEG/PNG/TIFF files found in {root_path}"
+        message = f"no {files} found in {root_path}"
         if folder_errors:
             message += f" ({len(folder_errors)} unreadable folder(s), e.g. {folder_errors[0][1]})"
         raise SourceError(message)
 
-    def check(rel: str) -> SourceImage | tuple[str, str]:
-        return _check_file(root_path, rel, min_height, min_width)
+    def run(rel: str):
+        return check(root_path, rel, min_height, min_width)
 
-    images, skipped = check_candidates(
-        root_path, candidates, folder_errors, check, workers, "images"
-    )
-    return ScanResult(images=images, skipped=skipped)
-
-
-def check_candidates(root_path: Path, candidates, folder_errors, check, workers: int, what: str):
-    """Run ``check`` (relative path -> a usable item, or a ``(path, reason)`` skip) over the
-    candidate files, in a thread pool when ``workers > 1`` (decoders release the GIL); returns
-    ``(items, skipped)`` in a deterministic order, or raises :class:`SourceError` naming how many
-    were skipped and why when nothing is usable."""
     if workers == 1 or len(candidates) == 1:
-        outcomes = [check(rel) for rel in candidates]
+        outcomes = [run(rel) for rel in candidates]
     else:
         with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
-            outcomes = list(pool.map(check, candidates))
+            outcomes = list(pool.map(run, candidates))
     items = tuple(o for o in outcomes if not isinstance(o, tuple))
     skipped = tuple(sorted([o for o in outcomes if isinstance(o, tuple)] + folder_errors))
     if not items:
@@ -167,7 +175,8 @@ def check_candidates(root_path: Path, candidates, folder_errors, check, workers:
         examples = "; ".join(f"{p}: {r}" for p, r in skipped[:_MAX_REASONS_IN_ERROR])
         more = " ..." if n > _MAX_REASONS_IN_ERROR else ""
         raise SourceError(
-            f"no usable {what} in {root_path}: all {n} candidate file(s) skipped ({examples}{more})"
+            f"no usable {usable} in {root_path}: all {n} candidate file(s) skipped "
+            f"({examples}{more})"
         )
     return items, skipped
 
