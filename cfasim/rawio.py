@@ -308,6 +308,11 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
             "no CFA (a plain TIFF image: no DNG or camera maker tags; LibRaw would invent an "
             "RGGB pattern for it)",
         )
+    if info is not None and info["dng"] and info["photometric"] == _PHOTOMETRIC_LINEAR_RAW:
+        # decided from the DNG tags, whatever LibRaw's version makes of the file
+        if info["samples"] == 1:
+            raise RawFormatError(path, "no CFA (monochrome linear DNG)")
+        raise RawFormatError(path, "linear DNG (already demosaiced)")
     try:
         with rawpy.imread(str(path)) as rp:
             return _frame_from_rawpy(rp, path, info)
@@ -451,6 +456,8 @@ def _tiff_info(path: Path) -> dict | None:
                     main = page
                     break
             cfa_tile = None
+            photometric = None if main is None else int(main.photometric)
+            samples = None if main is None else int(main.samplesperpixel)
             if main is not None and main.photometric == _PHOTOMETRIC_CFA:
                 dims = main.tags.valueof(_TAG_CFA_REPEAT_PATTERN_DIM)
                 codes = main.tags.valueof(_TAG_CFA_PATTERN)
@@ -464,7 +471,14 @@ def _tiff_info(path: Path) -> dict | None:
         camera = model
     else:
         camera = f"{make} {model}".strip()
-    return {"dng": is_dng, "make": make, "camera": camera, "cfa_tile": cfa_tile}
+    return {
+        "dng": is_dng,
+        "make": make,
+        "camera": camera,
+        "cfa_tile": cfa_tile,
+        "photometric": photometric,
+        "samples": samples,
+    }
 
 
 def _text(value) -> str:

@@ -69,7 +69,15 @@ DNG_TAGS = [
 def write_linear_dng(path: Path) -> Path:
     """A demosaiced DNG: PhotometricInterpretation LinearRaw (34892), three samples."""
     rgb = np.random.default_rng(1).integers(0, WHITE + 1, (32, 48, 3)).astype(np.uint16)
-    tifffile.imwrite(path, rgb, photometric=34892, subfiletype=0, extratags=DNG_TAGS, metadata=None)
+    tifffile.imwrite(
+        path,
+        rgb,
+        photometric=34892,
+        planarconfig="contig",
+        subfiletype=0,
+        extratags=DNG_TAGS,
+        metadata=None,
+    )  # planarconfig: newer tifffile would otherwise write 32 pages of 48x3
     return path
 
 
@@ -211,10 +219,8 @@ def test_rgbw_refused(tmp_path):
 
 def test_linear_dng_refused(tmp_path):
     path = write_linear_dng(tmp_path / "lin.dng")
-    with rawpy.imread(str(path)) as rp:
-        assert rp.raw_type == rawpy.RawType.Stack
-        assert rp.raw_pattern is None
-        assert rp.raw_image.shape == (32, 48, 4)
+    # refused from its DNG tags; what LibRaw does with it depends on the tifffile writer's
+    # version (tifffile 2026.3: a 4-plane Stack; 2026.11: "unsupported file format")
     assert refusal(path) == "linear DNG (already demosaiced)"
 
 
