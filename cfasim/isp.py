@@ -124,6 +124,12 @@ class UnprocessParams:
         return color.inverse_gains(self.red_gain, self.blue_gain, self.digital_gain)
 
 
+def linear_to_display(lin: np.ndarray, transfer: str = "srgb", tone: bool = True) -> np.ndarray:
+    """Inverse of :func:`display_to_linear`: transfer curve, then tone curve."""
+    x = color.encode(lin, transfer)
+    return color.smoothstep(x) if tone else x
+
+
 def display_to_linear(v: np.ndarray, transfer: str = "srgb", tone: bool = True) -> np.ndarray:
     """The per-value part of unprocessing: inverse tone curve, then inverse transfer."""
     x = np.asarray(v, dtype=np.float64)

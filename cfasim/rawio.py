@@ -227,6 +227,9 @@ class RawSource:
         Name of the Bayer pattern, e.g. ``"bayer:rggb"``.
     camera
         Camera name (:attr:`RawFrame.camera`), ``""`` when unknown.
+    wb, xyz2cam
+        :attr:`RawFrame.wb` and :attr:`RawFrame.xyz2cam` as tuples (``xyz2cam`` None when the
+        file has no matrix), so a caller needs no second decode.
     """
 
     path: str
@@ -234,6 +237,8 @@ class RawSource:
     width: int
     pattern: str
     camera: str
+    wb: tuple[float, ...] = (1.0, 1.0, 1.0)
+    xyz2cam: tuple[tuple[float, ...], ...] | None = None
 
     @property
     def binned_shape(self) -> tuple[int, int]:
@@ -623,6 +628,8 @@ def _check_raw(
         width=frame.width,
         pattern=frame.pattern.name,
         camera=frame.camera,
+        wb=tuple(float(v) for v in frame.wb),
+        xyz2cam=None if frame.xyz2cam is None else tuple(map(tuple, frame.xyz2cam.tolist())),
     )
 
 

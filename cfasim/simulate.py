@@ -9,7 +9,7 @@ import numpy as np
 
 from cfasim import color, kernels
 from cfasim.cfa import CFAPattern
-from cfasim.isp import UnprocessParams, display_to_linear
+from cfasim.isp import UnprocessParams, display_to_linear, linear_to_display
 from cfasim.noise import NoiseLevels
 
 
@@ -94,9 +94,7 @@ def downscale_display(image: np.ndarray, factor: int, params: UnprocessParams) -
         raise ValueError(f"image {h}x{w} is not a multiple of the scale {factor}")
     lin = display_to_linear(image / maxval, params.transfer, params.tone)
     lin = lin.reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
-    encoded = color.encode(lin, params.transfer)
-    if params.tone:
-        encoded = color.smoothstep(encoded)
+    encoded = linear_to_display(lin, params.transfer, params.tone)
     return np.round(np.clip(encoded, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 

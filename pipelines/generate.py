@@ -166,21 +166,19 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
         images = [
             SourceImage(im.path, im.height // 2, im.width // 2, 16) for im in scan.images
         ]  # binned sizes
-        sources = []
-        for im in scan.images:
-            frame = read_raw(root / im.path)
-            sources.append(
-                {
-                    "path": im.path,
-                    "kind": "raw",
-                    "camera": im.camera,
-                    "pattern": im.pattern,
-                    "height": im.height // 2,
-                    "width": im.width // 2,
-                    "wb_gains": [float(v) for v in frame.wb],
-                    "xyz2cam": None if frame.xyz2cam is None else frame.xyz2cam.tolist(),
-                }
-            )
+        sources = [
+            {
+                "path": im.path,
+                "kind": "raw",
+                "camera": im.camera,
+                "pattern": im.pattern,
+                "height": im.height // 2,
+                "width": im.width // 2,
+                "wb_gains": list(im.wb),
+                "xyz2cam": None if im.xyz2cam is None else [list(r) for r in im.xyz2cam],
+            }
+            for im in scan.images
+        ]
         split_sources = _assign_sources(len(images), counts, cfg.seed)
     else:
         root = Path(cfg.source)

@@ -94,3 +94,14 @@ def test_round_trip_through_mosaic_and_demosaic(name):
     cam = unprocess(x, params)
     back = process(demosaic_tent(p.mosaic(cam), p), params)
     assert psnr(back, x) > ROUND_TRIP_FLOOR[name]
+
+
+@pytest.mark.parametrize("transfer", ["srgb", "gamma2.2"])
+@pytest.mark.parametrize("tone", [True, False])
+def test_linear_to_display_inverts_display_to_linear(transfer, tone):
+    from cfasim.isp import display_to_linear, linear_to_display
+
+    v = np.linspace(0.01, 1.0, 500)
+    np.testing.assert_allclose(
+        linear_to_display(display_to_linear(v, transfer, tone), transfer, tone), v, atol=1e-10
+    )

@@ -449,10 +449,16 @@ def raw_folder(tmp_path) -> Path:
 def test_scan_raw_folder(raw_folder):
     result = scan_raw_folder(raw_folder, min_height=13, min_width=13)
     assert isinstance(result, RawScanResult)
-    assert result.images == (
-        RawSource("a.dng", 32, 48, "bayer:rggb", "cfasim"),
-        RawSource("sub/B.DNG", 40, 40, "bayer:grbg", "cfasim"),
-    )
+    summary = [(s.path, s.height, s.width, s.pattern, s.camera) for s in result.images]
+    assert summary == [
+        ("a.dng", 32, 48, "bayer:rggb", "cfasim"),
+        ("sub/B.DNG", 40, 40, "bayer:grbg", "cfasim"),
+    ]
+    assert all(isinstance(s, RawSource) for s in result.images)
+    # the scan keeps each file's white balance and matrix: no second decode needed
+    frame = read_raw(raw_folder / "a.dng")
+    np.testing.assert_array_equal(result.images[0].wb, frame.wb)
+    np.testing.assert_array_equal(result.images[0].xyz2cam, frame.xyz2cam)
     assert result.images[0].binned_shape == (16, 24)
     reasons = dict(result.skipped)
     assert (
