@@ -598,8 +598,14 @@ def render_readme(
     ]
     for key, value in cfg.items():
         lines.append(f"| `{key}` | `{json.dumps(value)}` | {CONFIG_DESCRIPTIONS.get(key, '')} |")
-    lines += ["", "### Scenes", ""]
-    if info.builtin:
+    real_pairs = not dataset.has_isp_params(cfg)
+    if real_pairs:
+        lines += ["", *_real_pairs_text(cfg, a, fmt, docs_url)]
+    else:
+        lines += ["", "### Scenes", ""]
+    if real_pairs:
+        pass
+    elif info.builtin:
         lines.append(
             "Scale-invariant dead-leaves images (opaque occluding disks with radii "
             "distributed as r^-3, some with gratings or shading ramps: natural-image-like "
@@ -619,34 +625,8 @@ def render_readme(
             "list (relative paths, sizes, bit depths) is the root attribute `cfasim.sources`, "
             f"its sha256 is `{a.get('source_digest')}`."
         )
+    lines += [] if real_pairs else _synthesis_lines(cfg, a, fmt, docs_url)
     lines += [
-        "",
-        "### Unprocessing chain",
-        "",
-        "The sRGB scene is inversely rendered into linear camera RGB (after Brooks et al., "
-        "CVPR 2019): inverse tone curve"
-        + ("" if cfg.get("tone", True) else " (disabled)")
-        + f", inverse `{cfg.get('transfer')}` transfer curve, sRGB -> camera colour matrix "
-        "(a random convex combination of four real camera matrices per sample, stored as "
-        "`xyz2cam`/`rgb2cam`), inverse white balance and brightening gain with highlight "
-        "protection (`red_gain ~ U(1.9, 2.4)`, `blue_gain ~ U(1.5, 1.9)`, "
-        "`digital_gain = 1 / N(0.8, 0.1)`, stored as `wb_gains`, `digital_gain`), then "
-        f"mosaicking onto the CFA. Details: {_doc('unprocessing', docs_url)}.",
-        "",
-        "### Noise model and its sampling",
-        "",
-    ]
-    lines.append(_noise_text(cfg.get("noise", "brooks")))
-    lines += [
-        "",
-        f"The noisy value is quantised to {fmt.get('bits')}-bit codes with black level "
-        f"{fmt.get('black')} and white level {fmt.get('white')}: "
-        "`code = clip(round(black + v * (white - black)), 0, white)`. The Gaussian noise "
-        f"comes from a counter-based generator ({a.get('noise_key', 'Philox4x32-10')}), and "
-        "the per-sample parameters from `SeedSequence([seed, sample_index])`, so the dataset "
-        "is bit-identical whatever the number of workers or shards. Details: "
-        + _doc("noise", docs_url)
-        + ".",
         "",
         "## Preprocessing",
         "",
@@ -654,6 +634,10 @@ def render_readme(
         + (
             "Built-in scenes are rendered at the patch size."
             if info.builtin
+            else "Each pair is cropped at a random position aligned to the CFA period (the "
+            "same region of the mosaic and of the target), never resized; pairs that could "
+            "not be decoded, failed the checks or were smaller than the patch were skipped."
+            if real_pairs
             else "Source images are decoded (8 or 16 bit), cropped at a random position "
             "aligned to the CFA period, never resized; 16-bit sources are rounded to 8 bit "
             "for the `target`. Images smaller than the patch or unreadable were skipped."
@@ -662,18 +646,30 @@ def render_readme(
         "## Uses",
         "",
         "Intended: training and evaluating demosaicing, remosaicing, denoising and learned "
-        "ISP models for this CFA; knowledge distillation (teacher on `clean`, student on "
-        "`raw`); studying noise-aware methods with the exact per-sample noise levels; "
-        "benchmarking ISP pipelines under controlled conditions.",
-        "",
-        "Not intended: measuring the colour or noise behaviour of a specific real camera "
-        "(the camera matrices are random mixtures and the noise model is a Gaussian "
-        "approximation); claims about real-world image quality without validation on "
-        "captured RAW; "
+        "ISP models for this CFA; "
         + (
-            "any use needing natural image statistics (dead leaves are a stylised scene model)."
-            if info.builtin
-            else "uses the source images' licence does not permit."
+            "learning a real camera's RAW-to-RGB mapping (as PyNET on Zurich RAW-to-RGB)."
+            if real_pairs
+            else "knowledge distillation (teacher on `clean`, student on `raw`); studying "
+            "noise-aware methods with the exact per-sample noise levels; benchmarking ISP "
+            "pipelines under controlled conditions."
+        ),
+        "",
+        "Not intended: "
+        + (
+            "pixel-exact evaluation (captured pairs are only roughly aligned), or anything "
+            "needing the camera's colour or noise parameters (not known, stored as NaN); "
+            "uses the source pairs' licence does not permit."
+            if real_pairs
+            else "measuring the colour or noise behaviour of a specific real camera "
+            "(the camera matrices are random mixtures and the noise model is a Gaussian "
+            "approximation); claims about real-world image quality without validation on "
+            "captured RAW; "
+            + (
+                "any use needing natural image statistics (dead leaves are a stylised scene model)."
+                if info.builtin
+                else "uses the source images' licence does not permit."
+            )
         ),
         "",
         "## Distribution and licence",
@@ -734,6 +730,90 @@ def render_readme(
         "",
     ]
     return "\n".join(lines)
+
+
+def _synthesis_lines(cfg: dict, a: dict, fmt: dict, docs_url: str | None) -> list[str]:
+    """Card text of the simulation: the unprocessing (or RAW re-mosaic) chain and the noise."""
+    if cfg.get("source_kind") == "raw":
+        chain = (
+            "Each real Bayer RAW file is black-subtracted (per CFA site), normalised by its "
+            "white level and binned 2x2 to one linear camera-RGB pixel per Bayer cell (no "
+            "interpolation); that linear image is mosaicked onto the CFA. Targets are rendered "
+            "from the same linear image by cfasim's reference ISP with the file's own white "
+            "balance and colour matrix (stored as `wb_gains`, `xyz2cam`)."
+        )
+    else:
+        chain = (
+            "The sRGB scene is inversely rendered into linear camera RGB (after Brooks et al., "
+            "CVPR 2019): inverse tone curve"
+            + ("" if cfg.get("tone", True) else " (disabled)")
+            + f", inverse `{cfg.get('transfer')}` transfer curve, sRGB -> camera colour matrix "
+            "(a random convex combination of four real camera matrices per sample, stored as "
+            "`xyz2cam`/`rgb2cam`), inverse white balance and brightening gain with highlight "
+            "protection (`red_gain ~ U(1.9, 2.4)`, `blue_gain ~ U(1.5, 1.9)`, "
+            "`digital_gain = 1 / N(0.8, 0.1)`, stored as `wb_gains`, `digital_gain`), then "
+            "mosaicking onto the CFA."
+        )
+    return [
+        "",
+        "### Unprocessing chain",
+        "",
+        f"{chain} Details: {_doc('unprocessing', docs_url)}.",
+        "",
+        "### Noise model and its sampling",
+        "",
+        _noise_text(cfg.get("noise", "brooks")),
+        "",
+        f"The noisy value is quantised to {fmt.get('bits')}-bit codes with black level "
+        f"{fmt.get('black')} and white level {fmt.get('white')}: "
+        "`code = clip(round(black + v * (white - black)), 0, white)`. The Gaussian noise "
+        f"comes from a counter-based generator ({a.get('noise_key', 'Philox4x32-10')}), and "
+        "the per-sample parameters from `SeedSequence([seed, sample_index])`, so the dataset "
+        "is bit-identical whatever the number of workers or shards. Details: "
+        + _doc("noise", docs_url)
+        + ".",
+    ]
+
+
+def _real_pairs_text(cfg: dict, a: dict, fmt: dict, docs_url: str | None) -> list[str]:
+    """Card text of a dataset of real captured pairs: what was captured, nothing simulated."""
+    srcs = a.get("sources", [])
+    hints = sorted({str(s.get("split_hint")) for s in srcs if s.get("split_hint")})
+    if cfg.get("source_kind") == "zurich":
+        layout = (
+            "the Zurich RAW-to-RGB layout (Ignatov, Van Gool, Timofte, CVPR Workshops 2020: "
+            "`huawei_raw/*.png` Huawei P20 RGGB mosaics holding 10-bit codes, `canon/*.jpg` "
+            "Canon 5D Mark IV sRGB crops of the same scene, matched by file name)"
+        )
+    else:
+        layout = (
+            f"two folders matched by file name (RAW mosaics in `{cfg.get('source')}`, "
+            f"targets in `{cfg.get('targets')}`)"
+        )
+    return [
+        "### Source pairs (captured, not simulated)",
+        "",
+        f"{len(srcs)} captured pair(s) from `{cfg.get('source')}` in {layout}. "
+        + (
+            f"Pairs keep the split of their sub-folder ({', '.join(hints)}); "
+            if hints
+            else "Each pair is assigned to one split only; "
+        )
+        + "a sample is a random crop aligned to the CFA period (`crop_box`, in target pixels; "
+        f"the mosaic crop is `crop_box / {cfg.get('scale', 1)}`). The list (relative paths, "
+        "sizes) is the root attribute `cfasim.sources`, its sha256 is "
+        f"`{a.get('source_digest')}`.",
+        "",
+        "### What is stored",
+        "",
+        f"`raw` holds the camera's own mosaic codes ({fmt.get('bits')}-bit; black level "
+        f"{fmt.get('black')} and white level {fmt.get('white')} as given to the build, not "
+        "read from the camera) with its real sensor noise; `target` the DSLR image. Nothing "
+        "is simulated: the per-sample ISP and noise arrays (`xyz2cam`, `rgb2cam`, `wb_gains`, "
+        "`digital_gain`, `shot_noise`, `read_noise`) are NaN because the camera's processing "
+        "is not known. Captured pairs are only roughly aligned (different cameras, lenses and "
+        f"viewpoints). Format: {_doc('format', docs_url)}.",
+    ]
 
 
 def _python_kwargs(cfg: dict) -> str:

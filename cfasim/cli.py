@@ -31,8 +31,8 @@ def main():
 @main.command()
 @click.option(
     "--pattern",
-    default="nona",
-    show_default=True,
+    default=None,
+    show_default="nona; bayer for --source-kind zurich",
     help="bayer | quad | nona | qxq [:rggb|grbg|gbrg|bggr], or tile text "
     "such as RRGG/RRGG/GGBB/GGBB.",
 )
@@ -66,8 +66,8 @@ def main():
 )
 @click.option(
     "--noise",
-    default="brooks",
-    show_default=True,
+    default=None,
+    show_default="brooks; none for real pairs",
     help="'brooks' (sampled per sample), 'none', or fixed 'shot=S,read=R'.",
 )
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
@@ -113,12 +113,19 @@ def main():
 )
 @click.option(
     "--source-kind",
-    type=click.Choice(["images", "raw"]),
+    type=click.Choice(["images", "raw", "zurich", "pairs"]),
     default="images",
     show_default=True,
     help="'raw': --source holds Bayer RAW files (DNG, CR2, NEF, ARW, ...), re-mosaicked from "
     "their 2x2-binned linear signal; targets rendered by cfasim's ISP with each file's white "
-    "balance and colour matrix.",
+    "balance and colour matrix. 'zurich': --source is a Zurich RAW-to-RGB folder "
+    "(huawei_raw/*.png + canon/*.jpg), stored as captured. 'pairs': --source holds 16-bit "
+    "mosaics (or RAW files) and --targets the images of the same names, stored as captured.",
+)
+@click.option(
+    "--targets",
+    type=click.Path(file_okay=False),
+    help="Target image folder of --source-kind pairs (matched to --source by file name).",
 )
 @click.option(
     "--scale",
@@ -162,6 +169,7 @@ def generate(
     overwrite,
     resume,
     source_kind,
+    targets,
     scale,
     shard_samples,
     scheduler,
@@ -189,6 +197,7 @@ def generate(
             shard_samples=shard_samples,
             scale=scale,
             source_kind=source_kind,
+            targets=targets,
         ).validated()
     except ValueError as err:
         raise click.UsageError(str(err)) from None
@@ -202,7 +211,7 @@ def generate(
         _remove_if_empty(out)
         raise click.ClickException(str(err)) from None
     if p.skipped:
-        click.echo(f"warning: skipped {len(p.skipped)} source image(s):", err=True)
+        click.echo(f"warning: skipped {len(p.skipped)} source file(s):", err=True)
         for path, reason in p.skipped[:10]:
             click.echo(f"  {path}: {reason}", err=True)
         if len(p.skipped) > 10:

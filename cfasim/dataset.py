@@ -45,6 +45,25 @@ META_ARRAYS = {
 }
 
 
+REAL_PAIR_KINDS = ("zurich", "pairs")
+"""Source kinds whose samples are captured pairs: the RAW is stored as captured."""
+
+UNKNOWN_FOR_REAL_PAIRS = (
+    "xyz2cam",
+    "rgb2cam",
+    "wb_gains",
+    "digital_gain",
+    "shot_noise",
+    "read_noise",
+)
+"""Metadata arrays that are NaN in datasets of real pairs (their camera ISP is not known)."""
+
+
+def has_isp_params(config: dict) -> bool:
+    """Whether a dataset's samples carry ISP and noise parameters (every synthetic dataset)."""
+    return config.get("source_kind", "images") not in REAL_PAIR_KINDS
+
+
 class DatasetError(ValueError):
     """A path that is not a usable cfasim dataset."""
 

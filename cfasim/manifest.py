@@ -469,8 +469,19 @@ def _check_splits(root: Path, attrs: dict, c: _Checker, expected: set[str], deco
                 root, group, split, name, shape, dtype, shard_samples, white, c, expected, decode
             )
         for name, (tail, dtype, _, _) in dataset.META_ARRAYS.items():
+            unknown = name in dataset.UNKNOWN_FOR_REAL_PAIRS and not dataset.has_isp_params(config)
             _check_meta_array(
-                root, group, split, name, (count, *tail), dtype, raw_format, c, expected, decode
+                root,
+                group,
+                split,
+                name,
+                (count, *tail),
+                dtype,
+                raw_format,
+                c,
+                expected,
+                decode,
+                unknown,
             )
 
 
@@ -526,7 +537,10 @@ def _check_data_array(
             c.check(bad == 0, f"{rel}: {bad} non-finite value(s)")
 
 
-def _check_meta_array(root, group, split, name, shape, dtype, raw_format, c, expected, decode):
+def _check_meta_array(
+    root, group, split, name, shape, dtype, raw_format, c, expected, decode, unknown=False
+):
+    """``unknown``: the array must be all NaN (ISP/noise parameters of real pairs)."""
     arr = _open_array(group, split, name, c)
     if arr is None:
         return
@@ -551,7 +565,10 @@ def _check_meta_array(root, group, split, name, shape, dtype, raw_format, c, exp
     except Exception as err:
         c.check(False, f"{where}: cannot decode: {type(err).__name__}: {err}")
         return
-    if values.dtype.kind == "f":
+    if unknown:
+        known = int(np.count_nonzero(~np.isnan(values)))
+        c.check(known == 0, f"{where}: {known} value(s) where real pairs store NaN (unknown)")
+    elif values.dtype.kind == "f":
         bad = int(np.count_nonzero(~np.isfinite(values)))
         c.check(bad == 0, f"{where}: {bad} non-finite value(s)")
     level = {"black_level": "black", "white_level": "white"}.get(name)

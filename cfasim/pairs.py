@@ -490,3 +490,66 @@ def load_zurich_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     if target.dtype != np.uint8:
         raise ValueError(f"target {pair.target_path} must be 8-bit, got {target.dtype}")
     return mosaic, target
+
+
+# ---------------------------------------------------------------------------------------------
+# checking a whole scan (dataset planning)
+
+
+@dataclass(frozen=True)
+class UsablePair:
+    """A pair that decoded and passed the checks, with its mosaic size."""
+
+    pair: Pair
+    height: int
+    width: int
+
+
+def check_pairs(
+    scan: PairScan,
+    *,
+    zurich: bool,
+    min_side: int,
+    scale: int,
+    max_code: int,
+    workers: int = 1,
+) -> tuple[list[UsablePair], list[tuple[str, str]]]:
+    """Decode every pair of ``scan`` once and keep those a dataset can use.
+
+    A pair is skipped (with its reason) if it cannot be decoded, fails the checks of
+    :func:`load_zurich_pair` (``zurich``) or :func:`load_pair` (codes above ``max_code``, a
+    target that is not ``scale`` times the mosaic), or its mosaic is smaller than ``min_side``
+    on a side. The result does not depend on ``workers`` (threads; the decoders release the GIL).
+
+    Raises
+    ------
+    SourceError
+        If no pair is usable (with the first reasons).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(pair: Pair):
+        try:
+            if zurich:
+                mosaic, _ = load_zurich_pair(pair)
+            else:
+                mosaic, _ = load_pair(pair, max_code=max_code, scale=float(scale))
+        except (ValueError, OSError) as exc:
+            return (str(pair.raw_path), str(exc))
+        h, w = mosaic.shape
+        if min(h, w) < min_side:
+            return (str(pair.raw_path), f"too small: mosaic {h}x{w} < {min_side}x{min_side}")
+        return UsablePair(pair, h, w)
+
+    pairs = list(scan.pairs)
+    if workers > 1 and len(pairs) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, len(pairs))) as pool:
+            outcomes = list(pool.map(check, pairs))
+    else:
+        outcomes = [check(pair) for pair in pairs]
+    usable = [o for o in outcomes if isinstance(o, UsablePair)]
+    skipped = sorted(list(scan.skipped) + [o for o in outcomes if isinstance(o, tuple)])
+    if not usable:
+        examples = "; ".join(f"{p}: {r}" for p, r in skipped[:_MAX_REASONS_IN_ERROR])
+        raise SourceError(f"no usable pair: all {len(pairs)} pair(s) failed ({examples})")
+    return usable, skipped

@@ -26,6 +26,15 @@ from cfasim import __version__, color, dataset, scenes
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.isp import UnprocessParams, process
 from cfasim.noise import NoiseLevels, NoiseModel
+from cfasim.pairs import (
+    ZRR_PATTERN,
+    Pair,
+    check_pairs,
+    load_pair,
+    load_zurich_pair,
+    scan_pairs,
+    scan_zurich,
+)
 from cfasim.rawio import bin_to_linear_rgb, read_raw, scan_raw_folder
 from cfasim.simulate import RawFormat, downscale_display, simulate_raw, simulate_raw_linear
 from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
@@ -33,19 +42,20 @@ from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
 BUILTIN = "builtin"
 DEFAULT_PATCH = 288  # a multiple of every built-in period (2, 4, 6, 8) and of 32
 SCENE_STREAM = 1
-SOURCE_KINDS = ("images", "raw")
+PAIR_KINDS = dataset.REAL_PAIR_KINDS
+SOURCE_KINDS = ("images", "raw", *PAIR_KINDS)
 
 
 @dataclass(frozen=True)
 class GenerateConfig:
     """Everything that determines a dataset's content (stored in the dataset's attributes)."""
 
-    pattern: str = "nona"
+    pattern: str | None = None  # default: bayer for zurich pairs, else nona
     source: str = BUILTIN
     count: int = 256
     patch: int = DEFAULT_PATCH
     splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    noise: str = "brooks"
+    noise: str | None = None  # default: none for real pairs, else brooks
     seed: int = 0
     transfer: str = "srgb"
     tone: bool = True
@@ -56,11 +66,15 @@ class GenerateConfig:
     shard_samples: int | None = None
     scale: int = 1
     source_kind: str = "images"
+    targets: str | None = None
 
     def validated(self) -> GenerateConfig:
         """Check every field; return a copy with derived defaults filled in."""
-        pattern = get_pattern(self.pattern)
-        NoiseModel.parse(self.noise)
+        real_pairs = self.source_kind in PAIR_KINDS
+        pattern_spec = self.pattern or ("bayer" if self.source_kind == "zurich" else "nona")
+        noise_spec = self.noise or ("none" if real_pairs else "brooks")
+        pattern = get_pattern(pattern_spec)
+        NoiseModel.parse(noise_spec)
         fmt = RawFormat(self.bits, self.black_level, self.white_level)
         if self.count < 1:
             raise ValueError(f"count must be >= 1, got {self.count}")
@@ -81,6 +95,10 @@ class GenerateConfig:
             raise ValueError("RAW sources need a folder (--source DIR) and --scale 1")
         if self.scale not in (1, 2):
             raise ValueError(f"scale must be 1 or 2 (target side / RAW side), got {self.scale}")
+        if real_pairs:
+            _check_real_pairs(self, pattern, noise_spec)
+        elif self.targets is not None:
+            raise ValueError("--targets is only used with --source-kind pairs")
         if not 0 <= self.seed < 1 << 63:
             raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         shard = self.shard_samples or dataset.shard_samples_for(2 * self.patch * self.patch)
@@ -89,7 +107,8 @@ class GenerateConfig:
         return GenerateConfig(
             **{
                 **asdict(self),
-                "pattern": pattern.name if pattern.block else self.pattern,
+                "pattern": pattern.name if pattern.block else pattern_spec,
+                "noise": noise_spec,
                 "splits": splits,
                 "white_level": fmt.white,
                 "shard_samples": shard,
@@ -105,6 +124,32 @@ class GenerateConfig:
             test += train
             train = 0
         return dict(zip(dataset.SPLITS, (train, val, test), strict=True))
+
+
+def _check_real_pairs(cfg: GenerateConfig, pattern: CFAPattern, noise: str) -> None:
+    """Constraints of real captured pairs (``zurich``, ``pairs``)."""
+    if cfg.source == BUILTIN:
+        raise ValueError(f"--source-kind {cfg.source_kind} needs a folder (--source DIR)")
+    if noise != "none":
+        raise ValueError(
+            f"real pairs carry their camera's own noise: use --noise none, not {noise!r}"
+        )
+    if cfg.clean:
+        raise ValueError("real pairs have no noise-free signal to store: drop --clean")
+    if cfg.source_kind == "zurich":
+        if not np.array_equal(pattern.tile, ZRR_PATTERN.tile):
+            raise ValueError(
+                f"Zurich RAW-to-RGB mosaics are Bayer RGGB, not {pattern.name}: use --pattern "
+                "bayer (to synthesise another CFA from the Canon targets use --source-kind "
+                "images --source ROOT/train/canon)"
+            )
+        if cfg.bits != 10 or cfg.scale != 1 or cfg.targets is not None:
+            raise ValueError(
+                "Zurich RAW-to-RGB pairs are 10-bit mosaics with same-size targets: use "
+                "--bits 10 --scale 1 and no --targets"
+            )
+    elif cfg.targets is None:
+        raise ValueError("--source-kind pairs needs the target folder: --targets DIR")
 
 
 @dataclass
@@ -180,6 +225,36 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
             for im in scan.images
         ]
         split_sources = _assign_sources(len(images), counts, cfg.seed)
+    elif cfg.source_kind in PAIR_KINDS:  # real pairs: mosaic and target as captured
+        root = Path(cfg.source)
+        side = cfg.patch * cfg.scale  # the target crop, in target pixels
+        zurich = cfg.source_kind == "zurich"
+        scan = scan_zurich(root) if zurich else scan_pairs(root, cfg.targets)
+        usable, skipped = check_pairs(
+            scan,
+            zurich=zurich,
+            min_side=cfg.patch,
+            scale=cfg.scale,
+            max_code=fmt.white,
+            workers=workers,
+        )
+        target_root = root if zurich else Path(cfg.targets)
+        images = [  # sizes in target pixels, like an image source's
+            SourceImage(str(u.pair.raw_path), u.height * cfg.scale, u.width * cfg.scale, 8)
+            for u in usable
+        ]
+        sources = [
+            {
+                "path": u.pair.raw_path.relative_to(root).as_posix(),
+                "target": u.pair.target_path.relative_to(target_root).as_posix(),
+                "kind": "pair",
+                "split_hint": u.pair.split_hint,
+                "height": u.height,
+                "width": u.width,
+            }
+            for u in usable
+        ]
+        split_sources = _assign_pairs([u.pair.split_hint for u in usable], counts, cfg.seed)
     else:
         root = Path(cfg.source)
         side = cfg.patch * cfg.scale  # the target crop, in source pixels
@@ -223,6 +298,9 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
                         cfg.transfer,
                         cfg.tone,
                     )
+            if cfg.source_kind in PAIR_KINDS:  # nothing simulated: no ISP or noise parameters
+                params = _UNKNOWN_PARAMS
+                levels = NoiseLevels(math.nan, math.nan)
             row = {
                 "sample_index": index,
                 "seed": s,
@@ -230,7 +308,7 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
                 "crop_box": (y0, x0, cfg.patch * cfg.scale, cfg.patch * cfg.scale),
                 "xyz2cam": params.xyz2cam,
                 "rgb2cam": params.rgb2cam,
-                "wb_gains": (params.red_gain, 1.0, params.blue_gain),
+                "wb_gains": (params.red_gain, 1.0 + 0.0 * params.red_gain, params.blue_gain),
                 "digital_gain": params.digital_gain,
                 "shot_noise": levels.shot,
                 "read_noise": levels.read,
@@ -242,6 +320,38 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
             index += 1
         splits.append(SplitPlan(name, n, meta))
     return Plan(cfg, pattern, fmt, root, sources, splits, skipped)
+
+
+_UNKNOWN_PARAMS = UnprocessParams(np.full((3, 3), np.nan), math.nan, math.nan, math.nan)
+"""Stored for real pairs: their camera's colour processing is not known (NaN, see the format)."""
+
+HOLD_OUT_HINTS = {"test": "test", "val": "val", "val_comp": "val", "validation": "val"}
+"""Pair sub-folders kept as held-out splits (the Zurich release's test/; PyNET-v2's val_comp/)."""
+
+
+def _assign_pairs(hints: list[str | None], counts: dict[str, int], seed: int) -> dict:
+    """Pairs per split. Without held-out sub-folders as :func:`_assign_sources`; with them (e.g.
+    the Zurich ``test/``), pairs stay in the split of their folder and the other pairs feed
+    the remaining splits in proportion."""
+    held = {HOLD_OUT_HINTS.get(h) for h in hints} - {None}
+    if not held:
+        return _assign_sources(len(hints), counts, seed)
+    out = {s: [i for i, h in enumerate(hints) if HOLD_OUT_HINTS.get(h) == s] for s in held}
+    rest = [i for i, h in enumerate(hints) if HOLD_OUT_HINTS.get(h) is None]
+    free = {s: (counts[s] if s not in held else 0) for s in dataset.SPLITS}
+    if sum(free.values()) and rest:
+        sub = _assign_sources(len(rest), free, seed)
+        for s in dataset.SPLITS:
+            if s not in held:
+                out[s] = [rest[i] for i in sub[s]]
+    for s in dataset.SPLITS:
+        out.setdefault(s, [])
+        if counts[s] > 0 and not out[s]:
+            raise SourceError(
+                f"no pairs for the {s} split ({counts[s]} samples asked): the pairs' folders "
+                f"are {sorted({str(h) for h in hints})}; adjust --splits"
+            )
+    return out
 
 
 def _assign_sources(n_images: int, counts: dict[str, int], seed: int) -> dict[str, list[int]]:
@@ -359,11 +469,16 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
         else:
             sid = int(m["source_id"][j])
             if sid != cached_id:
-                path = p.root / p.sources[sid]["path"]
-                raw_kind = cfg.source_kind == "raw"
-                cached = bin_to_linear_rgb(read_raw(path)) if raw_kind else load_image(path)
+                cached = _load_source(p, sid)
                 cached_id = sid
             y0, x0, hh, ww = (int(v) for v in m["crop_box"][j])
+            if cfg.source_kind in PAIR_KINDS:  # stored as captured, nothing simulated
+                mosaic, full_target = cached
+                s = cfg.scale
+                raw[i] = mosaic[y0 // s : (y0 + hh) // s, x0 // s : (x0 + ww) // s]
+                crop = full_target[y0 : y0 + hh, x0 : x0 + ww]
+                target[i] = crop if crop.dtype == np.uint8 else _to_uint8(crop)
+                continue
             image = cached[y0 : y0 + hh, x0 : x0 + ww]
         params = UnprocessParams(
             m["xyz2cam"][j],
@@ -395,6 +510,22 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
     if clean is not None:
         g["clean"][start:stop] = clean
     return stop - start
+
+
+def _load_source(p: Plan, sid: int):
+    """Decoded source ``sid``: an image, a binned RAW, or a (mosaic, target) pair."""
+    src, cfg = p.sources[sid], p.config
+    path = p.root / src["path"]
+    if cfg.source_kind == "raw":
+        return bin_to_linear_rgb(read_raw(path))
+    if cfg.source_kind in PAIR_KINDS:
+        zurich = cfg.source_kind == "zurich"
+        target_path = (p.root if zurich else Path(cfg.targets)) / src["target"]
+        pair = Pair(path, target_path, src.get("split_hint"))
+        if zurich:
+            return load_zurich_pair(pair)
+        return load_pair(pair, max_code=p.fmt.white, scale=float(cfg.scale))
+    return load_image(path)
 
 
 def _to_uint8(image16: np.ndarray) -> np.ndarray:

@@ -170,7 +170,7 @@ def test_folder_source_crops_on_the_period_and_keeps_splits_apart(tmp_path):
         "generate", "--source", src, "--pattern", "quad", "--count", 20, "--patch", 48, "--out", out
     )
     assert result.exit_code == 0, result.output
-    assert "skipped 1 source image" in result.output and "tiny.png" in result.output
+    assert "skipped 1 source file" in result.output and "tiny.png" in result.output
     root = zarr.open_group(str(out), mode="r")
     sources = root.attrs["cfasim"]["sources"]
     assert [s["path"] for s in sources] == [f"a{i}.png" for i in range(6)] + ["deep/b16.png"]

@@ -61,7 +61,7 @@ def test_qxq_dataset_from_dngs(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "skipped 2 source image" in result.output and "non-Bayer" in result.output
+    assert "skipped 2 source file" in result.output and "non-Bayer" in result.output
     root = zarr.open_group(str(out), mode="r")
     a = root.attrs["cfasim"]
     assert [s["path"] for s in a["sources"]] == [f"shot{i}.dng" for i in range(5)]

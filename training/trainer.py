@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 import zarr
 
+from cfasim.dataset import has_isp_params
 from cfasim.render import render_reference, sample_params
 from training.cfa_adapter import CFAAdapter, clean_to_s2d
 from training.data import CFADataset, ShardAwareSampler
@@ -477,10 +478,14 @@ class Trainer:
         }
 
     def baseline_psnr(self, indices) -> float:
-        """PSNR of tent demosaic + reference process on the same validation samples (cached)."""
+        """PSNR of tent demosaic + reference process on the same validation samples (cached);
+        NaN for real captured pairs (no ISP parameters to render with)."""
         if getattr(self, "_baseline", None) is None:
             root = zarr.open_group(str(self.cfg["data"]["dataset"]), mode="r")
             attrs = root.attrs["cfasim"]
+            if not has_isp_params(attrs["config"]):
+                self._baseline = float("nan")
+                return self._baseline
             g = root[self.cfg["data"]["val_split"]]
             values = []
             for i in indices:
