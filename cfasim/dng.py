@@ -90,6 +90,7 @@ import tifffile
 import zarr
 
 from cfasim.cfa import CFAPattern
+from cfasim.dataset import has_isp_params
 
 # -- tag numbers (TIFF/EP and DNG 1.4) ----------------------------------------------------------
 PHOTOMETRIC_CFA = 32803
@@ -382,6 +383,11 @@ def export_dng(dataset_path, split: str, indices, out_dir) -> list[Path]:
         raise ValueError(
             f"dataset {path} has status {status!r}, not 'complete' (a build that did not finish); "
             "regenerate it"
+        )
+    if not has_isp_params(attrs.get("config", {})):
+        raise ValueError(
+            f"dataset {path} holds real captured pairs: their camera's colour matrix and white "
+            "balance (required DNG tags ColorMatrix1, AsShotNeutral) are unknown"
         )
     splits = attrs.get("splits", {})
     if split not in splits:

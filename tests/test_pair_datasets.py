@@ -181,3 +181,13 @@ def test_cli_zurich_and_regeneration_command(tmp_path):
     command, missing = generate_command(ds.config, str(out))
     assert missing == {}
     assert config_from_command(command) == ds.config
+
+
+def test_dng_export_of_real_pairs_is_refused(tmp_path):
+    from cfasim.dng import export_dng
+
+    out = tmp_path / "zrr.zarr"
+    cfg = GenerateConfig(source=str(zrr_root(tmp_path)), source_kind="zurich", count=4, patch=16)
+    build(plan(cfg), out, progress=False)
+    with pytest.raises(ValueError, match="real captured pairs"):
+        export_dng(out, "train", "0:1", tmp_path / "dng")
