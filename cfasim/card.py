@@ -208,16 +208,17 @@ def read_store(path) -> StoreInfo:
         If ``path`` is not a cfasim store or its build did not complete.
     """
     from cfasim.manifest import scan_store
+    from cfasim.storefs import StoreFS
 
-    root_path = Path(path)
-    root = dataset.open_root(root_path)
+    fs = StoreFS(path)
+    root = dataset.open_root(path)
     attrs = root.attrs[dataset.ATTRS_KEY]
     if attrs.get("status") != "complete":
         raise dataset.DatasetError(
             f"{path}: status is {attrs.get('status')!r}; a card is written for complete stores"
         )
     chunk_files: dict[str, list[str]] = {}
-    for rel in scan_store(root_path).chunks:
+    for rel in scan_store(fs).chunks:
         array = rel.split("/c/")[0] if "/c/" in rel else rel.rsplit("/", 1)[0]
         chunk_files.setdefault(array, []).append(rel)
     splits = []
@@ -238,7 +239,7 @@ def read_store(path) -> StoreInfo:
                     tuple(int(s) for s in arr.chunks),
                     tuple(int(s) for s in arr.shards) if arr.shards else None,
                     len(files),
-                    sum((root_path / f).stat().st_size for f in files),
+                    sum(fs.size(f) for f in files),
                 )
         splits.append(info)
     return StoreInfo(_dataset_name(attrs), attrs, splits)
@@ -1030,10 +1031,8 @@ def croissant(
 # Writing
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+def _write_text(root, rel: str, text: str) -> None:
+    root.write_bytes(rel, text.encode("utf-8"))
 
 
 def write_card(
@@ -1045,7 +1044,7 @@ def write_card(
     version: str = "1.0.0",
     date_published: str | None = None,
     docs_url: str | None = None,
-) -> tuple[Path, Path]:
+) -> tuple[Path | str, Path | str]:
     """Write ``README.md`` and ``croissant.json`` at the root of a complete store.
 
     Both files are deterministic: identical stores (same folder name) get identical bytes.
@@ -1073,26 +1072,28 @@ def write_card(
     Returns
     -------
     (Path, Path)
-        Paths of ``README.md`` and ``croissant.json``.
+        Paths of ``README.md`` and ``croissant.json`` (URL strings for a store at a URL).
     """
-    from cfasim.manifest import hash_file
+    from cfasim.manifest import hash_stream
+    from cfasim.storefs import StoreFS
 
-    root = Path(path)
-    info = read_store(root)
-    readme = root / "README.md"
+    root = StoreFS(path)
+    info = read_store(path)
+    with root.open("zarr.json") as f:
+        zarr_json_sha256 = hash_stream(f)
     _write_text(
-        readme,
+        root,
+        "README.md",
         render_readme(info, url=url, license=license, creator=creator, docs_url=docs_url),
     )
     doc = croissant(
         info,
-        hash_file(root / "zarr.json"),
+        zarr_json_sha256,
         url=url,
         license=license,
         creator=creator,
         version=version,
         date_published=date_published,
     )
-    cro = root / "croissant.json"
-    _write_text(cro, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    return readme, cro
+    _write_text(root, "croissant.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return root.location("README.md"), root.location("croissant.json")

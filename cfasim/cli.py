@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cfasim import __version__
+from cfasim.storefs import is_url
 
 
 def _splits(ctx, param, value: str) -> tuple[float, float, float]:
@@ -20,6 +21,20 @@ def _splits(ctx, param, value: str) -> tuple[float, float, float]:
     if len(parts) != 3:
         raise click.BadParameter(f"expected train,val,test fractions, got {value!r}")
     return parts
+
+
+class _PathOrURL(click.ParamType):
+    """A local path (as a Path) or an fsspec URL such as s3://bucket/x.zarr (kept as text)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Path) or is_url(value):
+            return value
+        return Path(value)
+
+
+_PATH_OR_URL = _PathOrURL()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,8 +110,8 @@ def main():
 @click.option(
     "--out",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Output dataset folder, e.g. nona.zarr.",
+    type=_PATH_OR_URL,
+    help="Output dataset folder (e.g. nona.zarr) or fsspec URL (e.g. s3://bucket/nona.zarr).",
 )
 @click.option(
     "--workers",
@@ -264,13 +279,13 @@ def _dask_client(scheduler: str | None, processes: bool, workers: int):
         yield client
 
 
-def _remove_if_empty(path: Path) -> None:
-    if path.is_dir() and not any(path.iterdir()):
+def _remove_if_empty(path) -> None:
+    if isinstance(path, Path) and path.is_dir() and not any(path.iterdir()):
         path.rmdir()
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=_PATH_OR_URL)
 def info(path):
     """Print pattern, splits, shapes, noise and sizes on disk of a dataset."""
     from cfasim.dataset import DatasetError, describe
@@ -282,7 +297,7 @@ def info(path):
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=_PATH_OR_URL)
 @click.option("--no-decode", is_flag=True, help="Skip decoding every shard (faster).")
 def validate(path, no_decode):
     """Check a dataset: format, every shard present and readable, checksums, metadata."""

@@ -24,6 +24,8 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
+from cfasim.storefs import StoreFS, is_url, zarr_store
+
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 ATTRS_KEY = "cfasim"
@@ -157,11 +159,10 @@ def shard_ranges(count: int, shard_samples: int) -> list[tuple[int, int]]:
     return [(i, min(i + k, count)) for i in range(0, count, k)]
 
 
-def is_cfasim_store(path: Path) -> bool:
-    """True if ``path`` is a directory holding a Zarr group written by cfasim."""
-    meta = Path(path) / "zarr.json"
+def is_cfasim_store(path) -> bool:
+    """True if ``path`` (a folder or an fsspec URL) holds a Zarr group written by cfasim."""
     try:
-        doc = json.loads(meta.read_text())
+        doc = json.loads(StoreFS(path).read_text("zarr.json"))
     except (OSError, ValueError):
         return False
     return doc.get("node_type") == "group" and ATTRS_KEY in doc.get("attributes", {})
@@ -171,7 +172,11 @@ def prepare_output(path: Path, overwrite: bool) -> None:
     """Check that ``path`` can receive a new dataset; with ``overwrite`` remove an old one.
 
     Refuses to delete anything that is not a cfasim dataset, so no user data is lost.
+    ``path`` may be an fsspec URL (an object-store prefix).
     """
+    if is_url(path):
+        _prepare_url(path, overwrite)
+        return
     path = Path(path)
     if path.exists() or path.is_symlink():
         empty_dir = path.is_dir() and not any(path.iterdir())
@@ -195,6 +200,22 @@ def prepare_output(path: Path, overwrite: bool) -> None:
         raise DatasetError(f"cannot write to {path}: {err.strerror or err}") from None
 
 
+def _prepare_url(url: str, overwrite: bool) -> None:
+    try:
+        fs = StoreFS(url)
+        present = fs.exists() and bool(fs.walk()[0])
+    except (ImportError, ValueError) as err:  # unknown protocol or missing fsspec backend
+        raise DatasetError(f"cannot use {url}: {err}") from None
+    except OSError as err:
+        raise DatasetError(f"cannot reach {url}: {err}") from None
+    if present:
+        if not overwrite:
+            raise DatasetError(f"{url} already exists; pass --overwrite to replace it")
+        if not is_cfasim_store(url):
+            raise DatasetError(f"{url} exists and is not a cfasim dataset; refusing to delete it")
+        fs.remove_all()
+
+
 def set_status(root: zarr.Group, status: str) -> None:
     attrs = dict(root.attrs[ATTRS_KEY])
     attrs["status"] = status
@@ -204,19 +225,20 @@ def set_status(root: zarr.Group, status: str) -> None:
 def finalize(path, splits) -> None:
     """Mark a built store complete and consolidate its metadata (root and each split), so
     readers such as ``xarray.open_zarr(path, group=split)`` open it with one read."""
-    root = zarr.open_group(str(path), mode="r+")
+    store = zarr_store(path)
+    root = zarr.open_group(store, mode="r+")
     set_status(root, "complete")
     with warnings.catch_warnings():  # consolidated metadata is not yet in the v3 spec
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata")
         for split in splits:
-            zarr.consolidate_metadata(str(path), path=split)
-        zarr.consolidate_metadata(str(path))
+            zarr.consolidate_metadata(store, path=split)
+        zarr.consolidate_metadata(store)
 
 
 def open_root(path) -> zarr.Group:
     """Open a dataset's root group read-only; DatasetError if it is not a cfasim dataset."""
     try:
-        root = zarr.open_group(str(path), mode="r")
+        root = zarr.open_group(zarr_store(path), mode="r")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError) as err:
         raise DatasetError(f"{path} is not a Zarr group: {err}") from None
     if ATTRS_KEY not in root.attrs:
@@ -256,11 +278,12 @@ def describe(path) -> str:
             if name in g:
                 arr = g[name]
                 parts.append(f"{name} {tuple(arr.shape)} {arr.dtype}")
-        size = directory_size(Path(path) / split) if Path(path, split).is_dir() else 0
+        local = not is_url(path) and Path(path, split).is_dir()
+        size = directory_size(Path(path) / split) if local else 0
         lines.append(
             f"{split:<12} {g.attrs['count']} samples  {'; '.join(parts) or '-'}  "
             f"{size / 2**20:.1f} MiB"
         )
-    if Path(path).is_dir():
+    if not is_url(path) and Path(path).is_dir():
         lines.append(f"total        {directory_size(Path(path)) / 2**20:.1f} MiB on disk")
     return "\n".join(lines)

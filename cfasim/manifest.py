@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from cfasim import dataset
+from cfasim.storefs import StoreFS, zarr_store
 
 MANIFEST = "checksums.json"
 CARD_FILES = ("README.md", "croissant.json")
@@ -47,10 +48,15 @@ def hash_file(path) -> str:
     str
         Lower-case hexadecimal digest.
     """
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(BLOCK):
-            h.update(block)
+        return hash_stream(f)
+
+
+def hash_stream(f) -> str:
+    """Hex sha256 of a binary reader, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    while block := f.read(BLOCK):
+        h.update(block)
     return h.hexdigest()
 
 
@@ -119,29 +125,23 @@ def scan_store(path) -> StoreFiles:
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Store root (a directory).
+    path : str, os.PathLike or StoreFS
+        Store root (a directory or an fsspec URL).
 
     Returns
     -------
     StoreFiles
         Relative POSIX paths, each list sorted.
     """
-    root = Path(path)
+    fs = path if isinstance(path, StoreFS) else StoreFS(path)
     out = StoreFiles()
-    files: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        base = Path(dirpath).relative_to(root)
-        for d in dirnames:  # links to folders are not followed by os.walk: report them
-            if (Path(dirpath) / d).is_symlink():
-                out.extra.append((base / d).as_posix())
-        for name in sorted(filenames):
-            files.append((base / name).as_posix())
+    files, links = fs.walk()  # links to folders are not followed: report them
+    out.extra += links
+    regular = {rel for rel in files if fs.is_file(rel)}
     for rel in files:
-        if Path(rel).name == "zarr.json" and not (root / rel).is_symlink():
+        if Path(rel).name == "zarr.json" and rel in regular:
             try:
-                meta = json.loads((root / rel).read_text())
+                meta = json.loads(fs.read_text(rel))
             except (OSError, ValueError):
                 out.unreadable.append(rel)
                 meta = {}
@@ -149,8 +149,7 @@ def scan_store(path) -> StoreFiles:
                 out.arrays[Path(rel).parent.as_posix()] = meta
     patterns = {a: _chunk_key_pattern(m) for a, m in out.arrays.items()}
     for rel in files:
-        p = root / rel
-        if p.is_symlink() or not p.is_file():
+        if rel not in regular:
             out.extra.append(rel)
         elif Path(rel).name == "zarr.json":
             out.metadata.append(rel)
@@ -181,10 +180,11 @@ def _is_chunk(rel: str, patterns: dict[str, re.Pattern | None]) -> bool:
 # Writing
 
 
-def _hash_all(root: Path, rels: list[str]) -> dict[str, dict]:
+def _hash_all(fs: StoreFS, rels: list[str]) -> dict[str, dict]:
     def one(rel):
-        p = root / rel
-        return rel, {"sha256": hash_file(p), "bytes": p.stat().st_size}
+        with fs.open(rel) as f:
+            digest = hash_stream(f)
+        return rel, {"sha256": digest, "bytes": fs.size(rel)}
 
     workers = min(8, os.cpu_count() or 1, max(1, len(rels)))
     with ThreadPoolExecutor(workers) as pool:  # hashlib releases the GIL on large blocks
@@ -215,8 +215,8 @@ def write_manifest(path) -> dict:
         The manifest as written: ``{"algorithm": "sha256", "files": {rel: {"sha256", "bytes"}}}``.
         The file is byte-identical for byte-identical stores.
     """
-    root = Path(path)
-    if not dataset.is_cfasim_store(root):
+    root = StoreFS(path)
+    if not dataset.is_cfasim_store(path):
         raise dataset.DatasetError(f"{root} is not a cfasim dataset")
     found = scan_store(root)
     if found.extra:
@@ -228,9 +228,7 @@ def write_manifest(path) -> dict:
         )
     files = _hash_all(root, found.hashed)
     doc = {"algorithm": ALGORITHM, "files": dict(sorted(files.items()))}
-    tmp = root / (MANIFEST + ".partial")
-    tmp.write_bytes(manifest_bytes(doc))
-    os.replace(tmp, root / MANIFEST)
+    root.write_bytes(MANIFEST, manifest_bytes(doc))
     return doc
 
 
@@ -332,14 +330,14 @@ def validate(path, *, decode: bool = True, checksums: bool = True) -> Validation
     -------
     ValidationReport
     """
-    root = Path(path)
+    root = StoreFS(path)
     report = ValidationReport(str(path))
     c = _Checker(report)
     if not c.check(root.is_dir(), f"{root} is not a folder"):
         report.ok = False
         return report
     try:
-        doc = json.loads((root / "zarr.json").read_text())
+        doc = json.loads(root.read_text("zarr.json"))
     except (OSError, ValueError) as err:
         c.check(False, f"zarr.json: cannot read the root metadata ({err})")
         report.ok = False
@@ -382,11 +380,11 @@ def validate(path, *, decode: bool = True, checksums: bool = True) -> Validation
     return report
 
 
-def _check_manifest(root: Path, found: StoreFiles, c: _Checker) -> None:
+def _check_manifest(root: StoreFS, found: StoreFiles, c: _Checker) -> None:
     if not c.check(found.manifest, f"{MANIFEST}: missing"):
         return
     try:
-        doc = json.loads((root / MANIFEST).read_text())
+        doc = json.loads(root.read_text(MANIFEST))
         files = doc["files"]
         algorithm = doc["algorithm"]
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -403,9 +401,9 @@ def _check_manifest(root: Path, found: StoreFiles, c: _Checker) -> None:
             f"{rel}: path in {MANIFEST} leaves the store",
         ):
             continue
-        if not c.check((root / rel).is_file(), f"{rel}: listed in {MANIFEST}, missing"):
+        if not c.check(root.is_file(rel), f"{rel}: listed in {MANIFEST}, missing"):
             continue
-        size = (root / rel).stat().st_size
+        size = root.size(rel)
         if c.check(
             size == entry.get("bytes"),
             f"{rel}: size {size} bytes, {MANIFEST} says {entry.get('bytes')} (corrupted or "
@@ -423,7 +421,7 @@ def _check_manifest(root: Path, found: StoreFiles, c: _Checker) -> None:
             c.warn(f"{rel}: not covered by {MANIFEST}")
 
 
-def _check_splits(root: Path, attrs: dict, c: _Checker, expected: set[str], decode: bool):
+def _check_splits(root: StoreFS, attrs: dict, c: _Checker, expected: set[str], decode: bool):
     import zarr
 
     config = attrs.get("config") or {}
@@ -440,10 +438,10 @@ def _check_splits(root: Path, attrs: dict, c: _Checker, expected: set[str], deco
     ):
         return
     for name in sorted(set(dataset.SPLITS) - set(splits)):
-        if (root / name).exists():
+        if root.has(name):
             c.warn(f"{name}: split folder not listed in attributes 'splits'")
     try:
-        store_root = zarr.open_group(str(root), mode="r", use_consolidated=False)
+        store_root = zarr.open_group(zarr_store(root.root), mode="r", use_consolidated=False)
     except Exception as err:  # any reader failure is a finding
         c.check(False, f"zarr.json: zarr cannot open the store ({err})")
         return
@@ -519,7 +517,7 @@ def _check_data_array(
     for i in range(n_shards):
         rel = f"{where}/{_chunk_key(arr, (i,) + (0,) * (arr.ndim - 1))}"
         expected.add(rel)
-        if not c.check((root / rel).is_file(), f"{rel}: shard file missing"):
+        if not c.check(root.is_file(rel), f"{rel}: shard file missing"):
             continue
         if not decode:
             continue
@@ -555,7 +553,7 @@ def _check_meta_array(
     for index in np.ndindex(*grid):
         rel = f"{where}/{_chunk_key(arr, tuple(int(i) for i in index))}"
         expected.add(rel)
-        if not (root / rel).is_file():
+        if not root.is_file(rel):
             missing.append(rel)
     c.check(not missing, f"{where}: chunk file(s) missing: {', '.join(missing[:5])}")
     if missing or not decode:

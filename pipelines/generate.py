@@ -38,6 +38,7 @@ from cfasim.pairs import (
 from cfasim.rawio import bin_to_linear_rgb, read_raw, scan_raw_folder
 from cfasim.simulate import RawFormat, downscale_display, simulate_raw, simulate_raw_linear
 from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
+from cfasim.storefs import StoreFS, is_url, zarr_store
 
 BUILTIN = "builtin"
 DEFAULT_PATCH = 288  # a multiple of every built-in period (2, 4, 6, 8) and of 32
@@ -399,7 +400,7 @@ def create_store(p: Plan, out: Path) -> None:
         "splits": {s.name: s.count for s in p.splits},
         "noise_key": "Philox4x32-10, key = seed, counter = (x // 2, y, sample_index, 0)",
     }
-    root = zarr.open_group(str(out), mode="w", attributes={dataset.ATTRS_KEY: attrs})
+    root = zarr.open_group(zarr_store(out), mode="w", attributes={dataset.ATTRS_KEY: attrs})
     for sp in p.splits:
         arrays = dataset.DataArrays(
             sp.count, cfg.patch, cfg.patch, cfg.scale, cfg.shard_samples, cfg.clean
@@ -422,23 +423,25 @@ def shard_jobs(p: Plan) -> list[tuple[str, int, int]]:
     ]
 
 
-def finished_shards(p: Plan, out: Path) -> set[tuple[str, int, int]]:
+def finished_shards(p: Plan, out) -> set[tuple[str, int, int]]:
     """Shards whose files exist for every data array (LocalStore writes whole files
-    atomically, so an existing shard file is a complete one)."""
+    atomically, and an object store makes an object visible only once it is whole, so an
+    existing shard file is a complete one)."""
     names = ["raw", "target"] + (["clean"] if p.config.clean else [])
+    root, fs = zarr.open_group(zarr_store(out), mode="r"), StoreFS(out)
     done = set()
     for split, a, b in shard_jobs(p):
         index = a // p.config.shard_samples
         keys = []
         for name in names:
-            meta = zarr.open_array(str(out / split / name), mode="r").metadata
+            meta = root[split][name].metadata
             keys.append(meta.encode_chunk_key((index,) + (0,) * (len(meta.shape) - 1)))
-        if all((out / split / name / key).is_file() for name, key in zip(names, keys, strict=True)):
+        if all(fs.is_file(f"{split}/{name}/{key}") for name, key in zip(names, keys, strict=True)):
             done.add((split, a, b))
     return done
 
 
-def store_status(p: Plan, out: Path) -> str | None:
+def store_status(p: Plan, out) -> str | None:
     """Status of an existing store of exactly this configuration (``creating``, ``building``,
     ``complete``), None if there is none; raises if ``out`` holds a different dataset."""
     try:
@@ -504,7 +507,7 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
             target[i] = image if image.dtype == np.uint8 else _to_uint8(image)
         if clean is not None:
             clean[i] = lin
-    g = zarr.open_group(out, mode="r+")[split]
+    g = zarr.open_group(zarr_store(out), mode="r+")[split]
     g["raw"][start:stop] = raw
     g["target"][start:stop] = target
     if clean is not None:
@@ -550,13 +553,13 @@ def build(
     import dask
     from tqdm import tqdm
 
-    out = Path(out)
+    out = out if is_url(out) else Path(out)
     status = store_status(p, out) if resume else None
     if status == "complete":
         return 0
     if status == "building":
-        for leftover in out.rglob("*.partial"):  # half-written temporaries of a killed writer
-            leftover.unlink()
+        for leftover in [] if is_url(out) else out.rglob("*.partial"):
+            leftover.unlink()  # half-written temporaries of a killed writer
         done = finished_shards(p, out)
     else:
         create_store(p, out)
