@@ -100,7 +100,7 @@ CONFIG_DESCRIPTIONS = {
     "count": "number of samples over all splits",
     "patch": "RAW patch side in pixels",
     "splits": "train, val, test fractions",
-    "noise": "noise model ('brooks', 'none' or fixed 'shot=S,read=R')",
+    "noise": "noise model ('brooks', 'none', fixed 'shot=S,read=R', or 'sensor')",
     "seed": "dataset seed (per-sample parameters and noise derive from it)",
     "transfer": "display transfer curve inverted by unprocessing",
     "tone": "whether the smoothstep tone curve is inverted",
@@ -109,6 +109,14 @@ CONFIG_DESCRIPTIONS = {
     "white_level": "white level (DN)",
     "clean": "whether the noise-free linear camera RGB is stored",
     "shard_samples": "samples per shard of the data arrays",
+    "scale": "target side / RAW side (1, or 2 for DSLR-style targets)",
+    "source_kind": "images, raw (real RAW files re-mosaicked), zurich or pairs (captured pairs)",
+    "targets": "target folder of two-folder pairs",
+    "sensor": "sensor profile of the physics noise (name or TOML path), or none",
+    "iso": "ISO of the sensor",
+    "sensor_seed": "identity of the simulated sensor (its PRNU/DSNU fixed pattern)",
+    "exposure_time_s": "exposure time for dark current (s); none = the profile's",
+    "optics": "optics and pixel effects (PSF, shading, crosstalk, blooming); empty = off",
 }
 
 DOCS = {
@@ -755,6 +763,21 @@ def _synthesis_lines(cfg: dict, a: dict, fmt: dict, docs_url: str | None) -> lis
             "`digital_gain = 1 / N(0.8, 0.1)`, stored as `wb_gains`, `digital_gain`), then "
             "mosaicking onto the CFA."
         )
+    if cfg.get("noise") == "sensor":
+        noise = [_sensor_text(cfg, a.get("sensor_profile") or {}, a, docs_url)]
+    else:
+        noise = [
+            _noise_text(cfg.get("noise", "brooks")),
+            "",
+            f"The noisy value is quantised to {fmt.get('bits')}-bit codes with black level "
+            f"{fmt.get('black')} and white level {fmt.get('white')}: "
+            "`code = clip(round(black + v * (white - black)), 0, white)`. The Gaussian noise "
+            f"comes from a counter-based generator ({a.get('noise_key', 'Philox4x32-10')}), "
+            "and the per-sample parameters from `SeedSequence([seed, sample_index])`, so the "
+            "dataset is bit-identical whatever the number of workers or shards. Details: "
+            + _doc("noise", docs_url)
+            + ".",
+        ]
     return [
         "",
         "### Unprocessing chain",
@@ -763,17 +786,36 @@ def _synthesis_lines(cfg: dict, a: dict, fmt: dict, docs_url: str | None) -> lis
         "",
         "### Noise model and its sampling",
         "",
-        _noise_text(cfg.get("noise", "brooks")),
-        "",
-        f"The noisy value is quantised to {fmt.get('bits')}-bit codes with black level "
-        f"{fmt.get('black')} and white level {fmt.get('white')}: "
-        "`code = clip(round(black + v * (white - black)), 0, white)`. The Gaussian noise "
-        f"comes from a counter-based generator ({a.get('noise_key', 'Philox4x32-10')}), and "
-        "the per-sample parameters from `SeedSequence([seed, sample_index])`, so the dataset "
-        "is bit-identical whatever the number of workers or shards. Details: "
-        + _doc("noise", docs_url)
-        + ".",
+        *noise,
     ]
+
+
+def _sensor_text(cfg: dict, prof: dict, a: dict, docs_url: str | None) -> str:
+    """Card text of physics noise from a sensor profile (stored in ``cfasim.sensor_profile``)."""
+    from cfasim.sensor_profile import SensorProfile
+
+    p = SensorProfile.from_dict(prof, origin="sensor_profile attribute")
+    iso = float(cfg["iso"])
+    optics = cfg.get("optics") or "none"
+    return (
+        f"Physics-based noise in electrons (after Wei et al., CVPR 2020) from the sensor profile "
+        f"`{p.name}` ({p.description}; every parameter and its source is in the root attribute "
+        f"`cfasim.sensor_profile`) at ISO {iso:g}: pixel pitch {p.pixel_pitch_um:g} um, full "
+        f"well {p.full_well_e:g} e-, base ISO {p.base_iso:.1f}, analog gain "
+        f"{p.analog_gain(iso):.3g}, conversion gain {p.conversion_gain(iso):.4g} DN/e-, "
+        f"{p.electrons_at_white(iso):.4g} e- at the white level. Per pixel: "
+        "`mu = v * e_white * (1 + prnu * n_prnu) + dark_current * t`, electrons "
+        "`k ~ Poisson(mu)` (exact), clipped at the full well, plus DSNU, read noise "
+        f"({p.read_noise_e:g} e-, {p.read_noise_distribution}), row noise ({p.row_noise_e:g} "
+        f"e-), then `code = clip(round(black + K * e + adc_noise), 0, white)` with "
+        f"{p.bits}-bit codes, black {p.black_level_dn}, white {p.white_level_dn}. PRNU "
+        f"({p.prnu:g}) and DSNU ({p.dsnu_e:g} e-) are fixed for sensor seed "
+        f"{cfg.get('sensor_seed', 0)}. Optics and pixel effects: `{optics}`. `shot_noise` and "
+        "`read_noise` hold the equivalent normalised Poisson-Gaussian coefficients "
+        "(1 / e_white; the variance at black over (white - black)^2). Random numbers come from "
+        f"Philox4x32-10 keyed by the seed, so the dataset is bit-identical whatever the number "
+        f"of workers. Details: {_doc('noise', docs_url)}."
+    )
 
 
 def _real_pairs_text(cfg: dict, a: dict, fmt: dict, docs_url: str | None) -> list[str]:

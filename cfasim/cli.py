@@ -95,12 +95,47 @@ def main():
 )
 @click.option(
     "--bits",
-    default=10,
-    show_default=True,
+    default=None,
+    show_default="10, or the sensor's",
     type=click.IntRange(1, 16),
     help="ADC bit depth of the RAW.",
 )
-@click.option("--black-level", default=64, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--black-level",
+    default=None,
+    show_default="64, or the sensor's",
+    type=click.IntRange(min=0),
+)
+@click.option(
+    "--sensor",
+    metavar="NAME|PATH",
+    help="Physics noise in electrons from a sensor profile (`cfasim sensors` lists them) "
+    "instead of --noise: shot (Poisson), read, row, dark current, PRNU/DSNU, full well, ADC.",
+)
+@click.option(
+    "--iso",
+    type=click.FloatRange(min=0, min_open=True),
+    help="ISO of --sensor (default: its base ISO); higher ISO = less light, more noise.",
+)
+@click.option(
+    "--sensor-seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Identity of the simulated sensor: its fixed-pattern noise (PRNU/DSNU).",
+)
+@click.option(
+    "--exposure-time",
+    "exposure_time_s",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Exposure time in seconds for dark current (default: the profile's).",
+)
+@click.option(
+    "--optics",
+    default="",
+    help="Optics/pixel effects with --sensor, e.g. psf=1.2,shading=1500,crosstalk=0.02,blooming "
+    "(docs/noise.md).",
+)
 @click.option(
     "--clean/--no-clean",
     default=False,
@@ -178,6 +213,11 @@ def generate(
     transfer,
     bits,
     black_level,
+    sensor,
+    iso,
+    sensor_seed,
+    exposure_time_s,
+    optics,
     clean,
     out,
     workers,
@@ -213,6 +253,11 @@ def generate(
             scale=scale,
             source_kind=source_kind,
             targets=targets,
+            sensor=sensor,
+            iso=iso,
+            sensor_seed=sensor_seed,
+            exposure_time_s=exposure_time_s,
+            optics=optics,
         ).validated()
     except ValueError as err:
         raise click.UsageError(str(err)) from None
@@ -307,6 +352,143 @@ def validate(path, no_decode):
     click.echo(report.format())
     if not report.ok:
         sys.exit(1)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def sensors(ctx):
+    """List the built-in sensor profiles (`cfasim sensors show NAME|PATH` for one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from cfasim.sensor_profile import builtin_profiles, load_profile
+
+    click.echo(
+        f"{'name':<22} {'pitch um':>8} {'full well e-':>12} {'read e-':>7} {'ADC':>6} "
+        f"{'base ISO':>8}  description"
+    )
+    for name in builtin_profiles():
+        p = load_profile(name)
+        click.echo(
+            f"{name:<22} {p.pixel_pitch_um:>8.2f} {p.full_well_e:>12.0f} {p.read_noise_e:>7.2f} "
+            f"{p.bits:>4}-b {p.base_iso:>8.0f}  {p.description}"
+        )
+
+
+@sensors.command("show")
+@click.argument("name")
+@click.option("--iso", "isos", multiple=True, type=float, help="ISO(s) to tabulate.")
+def sensors_show(name, isos):
+    """One profile: every parameter with its source, and what it means at a few ISOs."""
+    from cfasim.physics_noise import predicted_variance_dn
+    from cfasim.sensor_profile import load_profile
+
+    try:
+        p = load_profile(name)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{p.name}: {p.description}")
+    for key, value in p.to_dict().items():
+        if key in ("name", "description", "notes"):
+            continue
+        note = p.notes.get(key, "")
+        click.echo(f"  {key:<26} {value!s:<12} {note}")
+    click.echo(
+        f"  derived: {p.electrons_per_lux_second:.0f} e-/(lux s), base ISO {p.base_iso:.1f}, "
+        f"K at base ISO {p.conversion_gain(p.base_iso):.4f} DN/e-"
+    )
+    click.echo(
+        f"  {'ISO':>8} {'gain':>6} {'K DN/e-':>8} {'e- at white':>11} {'SNR at 18% grey':>16}"
+    )
+    for iso in isos or [p.base_iso * f for f in (1, 4, 16, 64)]:
+        try:
+            gain = p.analog_gain(iso)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+        signal = 0.18 * p.dn_range
+        snr = signal / float(predicted_variance_dn(0.18, p, iso)) ** 0.5
+        click.echo(
+            f"  {iso:>8.0f} {gain:>6.2f} {p.conversion_gain(iso):>8.4f} "
+            f"{p.electrons_at_white(iso):>11.0f} {snr:>16.1f}"
+        )
+
+
+def _raw_files(paths: tuple[Path, ...], what: str) -> list[Path]:
+    """RAW files from file and folder arguments (folders: their RAW files, not recursive)."""
+    from cfasim.rawio import RAW_SUFFIXES
+
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in RAW_SUFFIXES)
+            if not found:
+                raise click.UsageError(f"no RAW files ({', '.join(RAW_SUFFIXES)}) in {path}")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise click.UsageError(f"{what} {path} does not exist")
+    return files
+
+
+@main.command()
+@click.option(
+    "--flats",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Flat-field RAW files or folders: >= 2 frames at each of several exposure times.",
+)
+@click.option(
+    "--darks",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Dark RAW files or folders (lens cap): >= 2 frames at >= 2 exposure times.",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Profile TOML.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Photon-transfer plot (PNG).")
+@click.option("--name", default="calibrated", show_default=True, help="Profile name.")
+@click.option("--pixel-pitch", type=float, help="Pixel pitch in um (not measurable here).")
+@click.option("--qe", type=float, help="Quantum efficiency (not measurable here).")
+def calibrate(flats, darks, out, plot, name, pixel_pitch, qe):
+    """Fit a sensor profile from flat-field and dark RAW frames (photon-transfer analysis).
+
+    Exposure times come from each file's EXIF ExposureTime, else from its name (_t0.01s,
+    _10ms). Frames must come from one camera at one ISO (its base ISO for a profile whose
+    full well is the charge capacity).
+    """
+    from cfasim.calibrate import CalibrationError, calibrate_files
+
+    flat_files, dark_files = _raw_files(flats, "flat"), _raw_files(darks, "dark")
+    try:
+        cal = calibrate_files(
+            flat_files, dark_files, name=name, pixel_pitch_um=pixel_pitch, quantum_efficiency=qe
+        )
+        profile = cal.profile()
+    except (CalibrationError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    out.write_text(profile.to_toml())
+    click.echo(cal.summary())
+    click.echo(f"wrote {out}")
+    if plot:
+        click.echo(f"wrote {cal.plot(plot)}")
+
+
+@main.command("noise-check")
+@click.argument("path", type=_PATH_OR_URL)
+@click.option("--split", default="train", show_default=True)
+@click.option("--bins", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N samples.")
+def noise_check_command(path, split, bins, limit):
+    """Measure a dataset's noise (stored raw vs stored clean) against the model's prediction."""
+    from cfasim.dataset import DatasetError
+    from cfasim.noise_check import noise_check
+
+    try:
+        result = noise_check(path, split, bins=bins, limit=limit)
+    except (ValueError, KeyError, DatasetError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(result.format())
 
 
 @main.command("export-dng")

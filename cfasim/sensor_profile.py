@@ -229,6 +229,8 @@ def _toml_value(value) -> str:
 def builtin_profiles() -> list[str]:
     """Names of the profiles shipped with cfasim."""
     folder = resources.files("cfasim") / "sensors"
+    if not folder.is_dir():
+        return []
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 

@@ -36,6 +36,7 @@ from cfasim.pairs import (
     scan_zurich,
 )
 from cfasim.rawio import bin_to_linear_rgb, read_raw, scan_raw_folder
+from cfasim.sensor_profile import SensorProfile, load_profile
 from cfasim.simulate import RawFormat, downscale_display, simulate_raw, simulate_raw_linear
 from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
 from cfasim.storefs import StoreFS, is_url, zarr_store
@@ -60,23 +61,38 @@ class GenerateConfig:
     seed: int = 0
     transfer: str = "srgb"
     tone: bool = True
-    bits: int = 10
-    black_level: int = 64
+    bits: int | None = None  # default: 10, or the sensor profile's ADC
+    black_level: int | None = None  # default: 64, or the sensor profile's
     white_level: int | None = None
     clean: bool = False
     shard_samples: int | None = None
     scale: int = 1
     source_kind: str = "images"
     targets: str | None = None
+    sensor: str | None = None  # a sensor profile (name or TOML path): physics noise
+    iso: float | None = None  # default: the sensor's base ISO
+    sensor_seed: int = 0  # the sensor's identity: its PRNU/DSNU fixed pattern
+    exposure_time_s: float | None = None  # default: the profile's (dark current only)
+    optics: str = ""  # optics/pixel effects spec (cfasim.optics.Optics.parse); needs a sensor
 
     def validated(self) -> GenerateConfig:
         """Check every field; return a copy with derived defaults filled in."""
         real_pairs = self.source_kind in PAIR_KINDS
         pattern_spec = self.pattern or ("bayer" if self.source_kind == "zurich" else "nona")
-        noise_spec = self.noise or ("none" if real_pairs else "brooks")
         pattern = get_pattern(pattern_spec)
-        NoiseModel.parse(noise_spec)
-        fmt = RawFormat(self.bits, self.black_level, self.white_level)
+        physics = _sensor_fields(self, real_pairs) if self.sensor is not None else {}
+        if physics:
+            noise_spec = SENSOR_NOISE
+            bits, black, white = physics["bits"], physics["black_level"], physics["white_level"]
+        else:
+            if self.iso is not None or self.optics or self.exposure_time_s is not None:
+                raise ValueError("--iso, --exposure-time and --optics need --sensor")
+            noise_spec = self.noise or ("none" if real_pairs else "brooks")
+            NoiseModel.parse(noise_spec)
+            bits = 10 if self.bits is None else self.bits
+            black = 64 if self.black_level is None else self.black_level
+            white = self.white_level
+        fmt = RawFormat(bits, black, white)
         if self.count < 1:
             raise ValueError(f"count must be >= 1, got {self.count}")
         py, px = pattern.period
@@ -109,8 +125,11 @@ class GenerateConfig:
             **{
                 **asdict(self),
                 "pattern": pattern.name if pattern.block else pattern_spec,
+                **physics,
                 "noise": noise_spec,
                 "splits": splits,
+                "bits": fmt.bits,
+                "black_level": fmt.black,
                 "white_level": fmt.white,
                 "shard_samples": shard,
             }
@@ -125,6 +144,40 @@ class GenerateConfig:
             test += train
             train = 0
         return dict(zip(dataset.SPLITS, (train, val, test), strict=True))
+
+
+SENSOR_NOISE = "sensor"
+"""``noise`` of a dataset simulated with a sensor profile (physics noise in electrons)."""
+
+
+def _sensor_fields(cfg: GenerateConfig, real_pairs: bool) -> dict:
+    """Validated sensor settings: the profile's ADC format and the resolved ISO."""
+    from cfasim.optics import Optics
+
+    if real_pairs:
+        raise ValueError("real pairs carry their camera's own noise: drop --sensor")
+    if cfg.noise not in (None, SENSOR_NOISE):
+        raise ValueError("--noise and --sensor exclude each other (the sensor sets the noise)")
+    profile = load_profile(cfg.sensor)
+    given = {"bits": cfg.bits, "black_level": cfg.black_level, "white_level": cfg.white_level}
+    own = {
+        "bits": profile.bits,
+        "black_level": profile.black_level_dn,
+        "white_level": profile.white_level_dn,
+    }
+    clash = [f"{k} {given[k]} (sensor: {own[k]})" for k in own if given[k] not in (None, own[k])]
+    if clash:
+        raise ValueError(
+            f"sensor {profile.name!r} fixes the ADC format: drop or match {', '.join(clash)}"
+        )
+    iso = float(profile.base_iso if cfg.iso is None else cfg.iso)
+    profile.analog_gain(iso)  # refuses ISOs below base
+    if cfg.exposure_time_s is not None and not cfg.exposure_time_s > 0:
+        raise ValueError(f"exposure time must be > 0 s, got {cfg.exposure_time_s}")
+    if not 0 <= cfg.sensor_seed < 1 << 63:
+        raise ValueError(f"sensor seed must be in [0, 2**63), got {cfg.sensor_seed}")
+    optics = Optics.parse(cfg.optics) if cfg.optics else Optics()
+    return {**own, "iso": iso, "optics": optics.spec() if optics.enabled else ""}
 
 
 def _check_real_pairs(cfg: GenerateConfig, pattern: CFAPattern, noise: str) -> None:
@@ -171,6 +224,24 @@ class Plan:
     sources: list[dict]
     splits: list[SplitPlan]
     skipped: list[tuple[str, str]]
+    profile: SensorProfile | None = None
+
+    @property
+    def optics(self):
+        from cfasim.optics import Optics
+
+        return Optics.parse(self.config.optics) if self.config.optics else Optics()
+
+
+def sensor_noise_levels(profile: SensorProfile, iso: float, exposure_time_s=None) -> NoiseLevels:
+    """The normalised Poisson-Gaussian coefficients equivalent to a sensor at an ISO (the DNG
+    NoiseProfile ``S``, ``O``): shot = 1 / e_white; read = the variance at black over
+    (white - black)^2 (read, row, DSNU, dark shot, ADC and rounding; PRNU excluded)."""
+    from cfasim.physics_noise import predicted_variance_dn
+
+    span = profile.dn_range
+    read = float(predicted_variance_dn(0.0, profile, iso, exposure_time_s)) / span**2
+    return NoiseLevels(1.0 / profile.electrons_at_white(iso), read)
 
 
 def sample_rng(seed: int, index: int) -> tuple[int, np.random.Generator]:
@@ -189,7 +260,10 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
     cfg = config.validated()
     pattern = get_pattern(cfg.pattern)
     fmt = RawFormat(cfg.bits, cfg.black_level, cfg.white_level)
-    noise = NoiseModel.parse(cfg.noise)
+    profile = load_profile(cfg.sensor) if cfg.sensor else None
+    if profile is not None:
+        sensor_levels = sensor_noise_levels(profile, cfg.iso, cfg.exposure_time_s)
+    noise = NoiseModel.parse("none" if profile else cfg.noise)
     counts = cfg.split_counts()
     skipped: list[tuple[str, str]] = []
     if cfg.source == BUILTIN:
@@ -279,7 +353,7 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
         for j in range(n):
             s, rng = sample_rng(cfg.seed, index)
             params = UnprocessParams.sample(rng, cfg.transfer, cfg.tone)
-            levels: NoiseLevels = noise.sample(rng)
+            levels: NoiseLevels = noise.sample(rng) if profile is None else sensor_levels
             if cfg.source == BUILTIN:
                 sid, y0, x0 = 0, 0, 0
             else:
@@ -320,7 +394,7 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
                 meta[k][j] = v
             index += 1
         splits.append(SplitPlan(name, n, meta))
-    return Plan(cfg, pattern, fmt, root, sources, splits, skipped)
+    return Plan(cfg, pattern, fmt, root, sources, splits, skipped, profile)
 
 
 _UNKNOWN_PARAMS = UnprocessParams(np.full((3, 3), np.nan), math.nan, math.nan, math.nan)
@@ -399,6 +473,7 @@ def create_store(p: Plan, out: Path) -> None:
         "source_digest": source_digest(p.sources),
         "splits": {s.name: s.count for s in p.splits},
         "noise_key": "Philox4x32-10, key = seed, counter = (x // 2, y, sample_index, 0)",
+        **({"sensor_profile": p.profile.to_dict()} if p.profile else {}),
     }
     root = zarr.open_group(zarr_store(out), mode="w", attributes={dataset.ATTRS_KEY: attrs})
     for sp in p.splits:
@@ -466,6 +541,8 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
     target = np.empty((n, t, t, 3), dtype=np.uint8)
     clean = np.empty((n, h, h, 3), dtype=np.float16) if cfg.clean else None
     cached_id, cached = -1, None
+    optics = p.optics if p.profile is not None else None
+    psf = optics.psf() if optics is not None else None  # a user kernel file is read once
     for i, j in enumerate(range(start, stop)):
         if p.root is None:
             image = scenes.dead_leaves(t, t, scene_seed(int(m["seed"][j])))
@@ -498,6 +575,8 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
             "clean": cfg.clean,
             "parallel": parallel,
         }
+        if p.profile is not None:  # the colour kernel gives the clean signal, the sensor the rest
+            levels, key["clean"] = NoiseLevels(0.0, 0.0), True
         if cfg.source_kind == "raw":  # linear camera RGB: re-mosaic it, render the target
             raw[i], lin = simulate_raw_linear(image, p.pattern, levels, p.fmt, **key)
             target[i] = np.round(process(image, params) * 255.0).astype(np.uint8)
@@ -505,6 +584,8 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
             sensor = image if cfg.scale == 1 else downscale_display(image, cfg.scale, params)
             raw[i], lin = simulate_raw(sensor, p.pattern, params, levels, p.fmt, **key)
             target[i] = image if image.dtype == np.uint8 else _to_uint8(image)
+        if p.profile is not None:
+            lin, raw[i] = sensor_raw(p, lin, optics, psf, key["sample"], parallel)
         if clean is not None:
             clean[i] = lin
     g = zarr.open_group(zarr_store(out), mode="r+")[split]
@@ -513,6 +594,36 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
     if clean is not None:
         g["clean"][start:stop] = clean
     return stop - start
+
+
+def sensor_raw(p: Plan, clean: np.ndarray, optics, psf, sample: int, parallel: bool):
+    """Optics on the clean linear camera RGB (``psf`` = ``optics.psf()``, then shading; each
+    patch is treated as a whole frame), then the sensor profile's physics (crosstalk, electrons,
+    noise, blooming, ADC). Returns (the clean signal as it reaches the pixels, raw)."""
+    from cfasim.optics import apply_psf
+    from cfasim.physics_noise import simulate_sensor
+
+    cfg = p.config
+    if psf is not None:
+        clean = apply_psf(clean, psf)
+    shading = optics.shading(*clean.shape[:2])
+    if shading is not None:
+        clean = clean * shading[..., None]
+    clean = np.ascontiguousarray(clean, dtype=np.float32)
+    raw = simulate_sensor(
+        clean,
+        p.pattern,
+        p.profile,
+        cfg.iso,
+        seed=cfg.seed,
+        sample=sample,
+        sensor_seed=cfg.sensor_seed,
+        exposure_time_s=cfg.exposure_time_s,
+        crosstalk=optics.crosstalk_kernel(),
+        blooming=optics.blooming,
+        parallel=parallel,
+    )
+    return clean, raw
 
 
 def _load_source(p: Plan, sid: int):

@@ -460,3 +460,30 @@ def test_exposure_time_from_name(name, seconds):
 def test_exposure_time_from_name_ambiguous():
     with pytest.raises(CalibrationError, match="several exposure times"):
         exposure_time_from_name("flat_10ms_20ms.dng")
+
+
+def test_cli_calibrate_writes_profile_and_plot(dng_set, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from cfasim.cli import main
+
+    _, _, _, flat_paths, dark_paths = dng_set
+    flat_dir = tmp_path / "flats"
+    flat_dir.mkdir()
+    for p in flat_paths:
+        shutil.copy(p, flat_dir / p.name)
+    out, plot = tmp_path / "mine.toml", tmp_path / "ptc.png"
+    args = ["calibrate", "--name", "mine", "--pixel-pitch", "1.4", "--out", str(out)]
+    args += ["--plot", str(plot), "--flats", str(flat_dir)]  # a folder: all its RAW files
+    args += [w for p in dark_paths for w in ("--darks", str(p))]  # or the files themselves
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    loaded = load_profile(out)
+    expected = calibrate_files(flat_paths, dark_paths, name="mine", pixel_pitch_um=1.4).profile()
+    assert loaded == expected and loaded.pixel_pitch_um == 1.4
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = ["calibrate", "--flats", "nope", "--darks", "x", "--out", "o"]
+    missing = CliRunner().invoke(main, bad)
+    assert missing.exit_code != 0 and "flat nope does not exist" in missing.output
