@@ -333,3 +333,41 @@ def test_checkpoint_evaluation(bayer_store, nona_store, tmp_path):
     assert list(r2.methods) == ["mine", "tiny"] and r2.samples == [0]
     with pytest.raises(ValueError, match="trained on bayer:rggb; the dataset is nona:rggb"):
         E.evaluate(nona_store, checkpoints=[ckpt])
+
+
+def test_cli_evaluate_table_json_and_figure(bayer_store, tmp_path):
+    """`cfasim evaluate` on a generated dataset and a trained student: table, JSON, figure."""
+    pytest.importorskip("torch")
+    from click.testing import CliRunner
+
+    from cfasim.cli import main
+    from training.config import load_config
+    from training.trainer import train
+
+    cfg = load_config(
+        None,
+        [
+            "model.args={ widths = [4, 8] }",
+            "data.crop=32",
+            "data.batch_size=2",
+            "train.steps=2",
+            "train.val_every=100",
+            "train.threads=1",
+        ],
+        data__dataset=str(bayer_store),
+        train__out=str(tmp_path / "student"),
+    )
+    train(cfg, log=lambda *a: None)
+    out = tmp_path / "eval"
+    args = ["evaluate", str(bayer_store), "--checkpoint", str(tmp_path / "student" / "model.pt")]
+    args += ["--baselines", "bilinear,menon", "--out", str(out), "--crops", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    for name in ("bilinear", "menon", "student"):
+        assert f"| {name} |" in result.output
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert set(doc["methods"]) == {"bilinear", "menon", "student"}
+    assert (out / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "evaluation.md").read_text() in result.output
+    bad = CliRunner().invoke(main, ["evaluate", str(bayer_store), "--baselines", "nope"])
+    assert bad.exit_code != 0 and "nope" in bad.output
