@@ -24,6 +24,22 @@ _U24_SCALE = np.float32(1.0 / 16777216.0)
 NOISE_STREAM_GAUSSIAN = 0
 """Counter word 3 of the Gaussian read/shot noise draws (other streams reserved)."""
 
+# Counter word 3 of the physics-based sensor model (cfasim.physics_kernel). Every stream has its
+# own word, so no two draws share a counter even when the sensor seed equals the dataset seed.
+NOISE_STREAM_FIXED_PATTERN = 1
+"""PRNU/DSNU, key = sensor seed, counter (x // 2, y, 0, 1): words 0-1 -> PRNU, 2-3 -> DSNU."""
+NOISE_STREAM_READOUT = 2
+"""Read + ADC noise, key = dataset seed, counter (x // 2, y, sample, 2)."""
+NOISE_STREAM_ROW = 3
+"""Row noise, key = dataset seed, counter (0, y, sample, 3)."""
+NOISE_STREAM_BINNED_READOUT = 4
+"""Read + ADC noise of charge-binned pixels, counter (X // 2, Y, sample, 4) in binned pixels."""
+NOISE_STREAM_BINNED_ROW = 5
+"""Row noise of charge-binned rows, counter (0, Y, sample, 5)."""
+NOISE_STREAM_POISSON = 0x100
+"""Poisson photo/dark electrons: attempt a of pixel (y, x) uses counter (x, y, sample, 0x100 + a).
+Words 6..0xFF are free for new streams; 0x100 and above belong to the Poisson attempts."""
+
 
 @njit(inline="always")
 def philox4x32(c0, c1, c2, c3, k0, k1):
