@@ -197,7 +197,7 @@ def _check_real_pairs(cfg: GenerateConfig, pattern: CFAPattern, noise: str) -> N
                 "bayer (to synthesise another CFA from the Canon targets use --source-kind "
                 "images --source ROOT/train/canon)"
             )
-        if cfg.bits != 10 or cfg.scale != 1 or cfg.targets is not None:
+        if cfg.bits not in (None, 10) or cfg.scale != 1 or cfg.targets is not None:
             raise ValueError(
                 "Zurich RAW-to-RGB pairs are 10-bit mosaics with same-size targets: use "
                 "--bits 10 --scale 1 and no --targets"
