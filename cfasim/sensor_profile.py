@@ -16,17 +16,23 @@ derived from these numbers (see ``docs/noise.md``):
   pixel collects fewer electrons from the same scene.
 
 Profiles ship in ``cfasim/sensors/*.toml``; every number carries its source or reasoning in the
-``[notes]`` table (``cfasim sensors show NAME`` prints them).
+``[notes]`` table (``cfasim sensors show NAME`` prints them). The generic phone profiles follow
+first-order pitch rules (:data:`FULL_WELL_DENSITY_BSI_E_PER_UM2`: full well ~ pitch^2;
+:data:`READ_NOISE_E_PER_UM`: read noise ~ pitch; :func:`scale_to_pitch`), so at one ISO a
+smaller pixel collects fewer electrons and is noisier relative to its signal.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 PHOTONS_PER_LUX_S_UM2 = 4.09e3
 """Photons per square micrometre per lux-second at 555 nm: 1 lx = 1/683 W/m^2, a 555 nm photon
@@ -35,6 +41,18 @@ a different number; the profile's quantum efficiency is an effective one that ab
 
 ISO_SATURATION_CONSTANT = 78.0
 """ISO 12232 saturation-based speed: S_sat = 78 / H_sat with H_sat in lux-seconds."""
+
+FULL_WELL_DENSITY_BSI_E_PER_UM2 = 3300.0
+"""Full-well capacity per square micrometre of a modern BSI phone pixel (estimate): Sony IMX363
+holds 6000 e- at 1.4 um (3061 e-/um^2, ISETCam's model); deep-trench-isolated pixels of later
+generations store somewhat more. Full well scales with photodiode area, i.e. with pitch^2."""
+
+READ_NOISE_E_PER_UM = 5.0 / 1.4
+"""Input-referred read noise per micrometre of pitch (estimate anchored on IMX363's 5 e- at
+1.4 um). Reasoning: read noise in electrons is the source-follower noise voltage divided by the
+conversion gain q / C_FD; with a fixed voltage swing C_FD scales with the full well (pitch^2),
+and the follower's noise voltage with 1 / sqrt(gate area) (1 / pitch), so it scales with pitch:
+smaller pixels read with fewer electrons of noise, but collect pitch^2 fewer photo-electrons."""
 
 READ_NOISE_DISTRIBUTIONS = ("gaussian", "tukey")
 BINNING_MODES = ("none", "charge", "digital")
@@ -56,6 +74,7 @@ _PHYSICAL_FIELDS = (
     "prnu",
     "dsnu_e",
 )
+_INTEGER_FIELDS = ("bits", "black_level_dn", "white_level_dn")
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,23 @@ class SensorProfile:
             if not ok:
                 raise ValueError(f"sensor profile {self.name!r}: {what}")
 
+        for name in _PHYSICAL_FIELDS:
+            value = getattr(self, name)
+            if name == "read_noise_distribution":
+                need(isinstance(value, str), f"{name} must be a string, got {value!r}")
+                continue
+            is_bool = isinstance(value, bool | np.bool_)
+            if name in _INTEGER_FIELDS:
+                ok = isinstance(value, numbers.Integral) and not is_bool
+                need(ok, f"{name} must be an integer, got {value!r}")
+                object.__setattr__(self, name, int(value))
+            else:
+                ok = isinstance(value, numbers.Real) and not is_bool
+                need(ok, f"{name} must be a number, got {value!r}")
+                need(math.isfinite(value), f"{name} must be finite, got {value!r}")
+                # plain Python floats: NumPy float32 scalars would make the derived
+                # quantities float32 (base ISO, gain) and the TOML/JSON text odd
+                object.__setattr__(self, name, float(value))
         need(self.pixel_pitch_um > 0, f"pixel_pitch_um must be > 0, got {self.pixel_pitch_um}")
         need(
             0 < self.quantum_efficiency <= 1,
@@ -182,8 +218,15 @@ class SensorProfile:
     def from_dict(cls, data: dict, *, origin: str = "profile") -> SensorProfile:
         data = dict(data)
         sensor = data.pop("sensor", None)
-        if isinstance(sensor, dict):  # TOML layout: [sensor] table + [notes] table
+        if sensor is not None:  # TOML layout: [sensor] table + [notes] table
+            if not isinstance(sensor, dict):
+                raise ValueError(f"{origin}: 'sensor' must be a table, got {sensor!r}")
+            clash = sorted(set(sensor) & set(data))
+            if clash:
+                raise ValueError(f"{origin}: keys {clash} both inside and outside [sensor]")
             data = {**sensor, **data}
+        if not isinstance(data.get("notes", {}), dict):
+            raise ValueError(f"{origin}: 'notes' must be a table of strings")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -215,6 +258,36 @@ class SensorProfile:
         return "\n".join(lines) + "\n"
 
 
+def scale_to_pitch(
+    profile: SensorProfile, pitch_um: float, *, name: str | None = None
+) -> SensorProfile:
+    """The same pixel technology at another pitch (a first-order model, see the module notes):
+    full well and dark current scale with the pixel area (pitch^2), read and row noise with the
+    pitch (:data:`READ_NOISE_E_PER_UM`); QE, PRNU, DSNU, ADC, levels and the base ISO are kept."""
+    if not pitch_um > 0:
+        raise ValueError(f"pixel pitch must be > 0 um, got {pitch_um}")
+    r = pitch_um / profile.pixel_pitch_um
+    origin = f"scaled from {profile.name} ({profile.pixel_pitch_um:g} um)"
+    notes = dict(profile.notes)
+    notes.update(
+        pixel_pitch_um=origin,
+        full_well_e=f"{origin}: x (pitch ratio)^2",
+        dark_current_e_per_s=f"{origin}: x (pitch ratio)^2",
+        read_noise_e=f"{origin}: x pitch ratio",
+        row_noise_e=f"{origin}: x pitch ratio",
+    )
+    return dataclasses.replace(
+        profile,
+        name=name or f"{profile.name}@{pitch_um:g}um",
+        pixel_pitch_um=float(pitch_um),
+        full_well_e=profile.full_well_e * r * r,
+        dark_current_e_per_s=profile.dark_current_e_per_s * r * r,
+        read_noise_e=profile.read_noise_e * r,
+        row_noise_e=profile.row_noise_e * r,
+        notes=notes,
+    )
+
+
 def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -222,7 +295,7 @@ def _toml_value(value) -> str:
         return str(value)
     if isinstance(value, float):
         return repr(value)
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
 
 
