@@ -264,7 +264,13 @@ def describe(path) -> str:
         f"pattern      {pat['name']}  tile {pat['tile_text']}  period "
         f"{pat['period'][0]}x{pat['period'][1]}",
         f"source       {cfg['source']}  ({len(a['sources'])} source entries)",
-        f"noise        {cfg['noise']}",
+        f"noise        {cfg['noise']}"
+        + (
+            f" (physics: {a['sensor_profile']['name']} at ISO {cfg['iso']:g}, sensor seed "
+            f"{cfg.get('sensor_seed', 0)}, optics {cfg.get('optics') or 'none'})"
+            if cfg["noise"] == "sensor"
+            else ""
+        ),
         f"raw format   {a['raw_format']['bits']}-bit, black {a['raw_format']['black']}, "
         f"white {a['raw_format']['white']}",
         f"isp          transfer {cfg['transfer']}, tone curve {'on' if cfg['tone'] else 'off'}",

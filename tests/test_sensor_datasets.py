@@ -139,3 +139,13 @@ def test_cli_generate_with_sensor_and_regeneration(profile_path, tmp_path):
     assert check.exit_code == 0 and "sensor tiny-pixel at ISO 400" in check.output
     nope = CliRunner().invoke(main, [*args[:-5], "--sensor", "no-such-sensor", "--overwrite"])
     assert nope.exit_code != 0 and "unknown sensor 'no-such-sensor'" in nope.output
+
+
+def test_info_names_the_sensor(profile_path, tmp_path):
+    from cfasim.dataset import describe
+
+    out = tmp_path / "i.zarr"
+    build(plan(config(profile_path, count=1, optics="crosstalk=0.01")), out, progress=False)
+    assert "sensor (physics: tiny-pixel at ISO 200, sensor seed 0, optics crosstalk=0.01)" in (
+        describe(out)
+    )
