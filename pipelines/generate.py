@@ -383,7 +383,7 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
                 "crop_box": (y0, x0, cfg.patch * cfg.scale, cfg.patch * cfg.scale),
                 "xyz2cam": params.xyz2cam,
                 "rgb2cam": params.rgb2cam,
-                "wb_gains": (params.red_gain, 1.0 + 0.0 * params.red_gain, params.blue_gain),
+                "wb_gains": (params.red_gain, _green_gain(params), params.blue_gain),
                 "digital_gain": params.digital_gain,
                 "shot_noise": levels.shot,
                 "read_noise": levels.read,
@@ -395,6 +395,11 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
             index += 1
         splits.append(SplitPlan(name, n, meta))
     return Plan(cfg, pattern, fmt, root, sources, splits, skipped, profile)
+
+
+def _green_gain(params: UnprocessParams) -> float:
+    """1 (gains are relative to green), NaN when the gains are unknown (real pairs)."""
+    return 1.0 if math.isfinite(params.red_gain) else math.nan
 
 
 _UNKNOWN_PARAMS = UnprocessParams(np.full((3, 3), np.nan), math.nan, math.nan, math.nan)
