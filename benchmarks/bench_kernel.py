@@ -9,9 +9,7 @@ Markdown table of medians in Mpx/s.
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numba
@@ -19,21 +17,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference_chain import raw_reference
+from timing import median_seconds
 
 from cfasim.cfa import get_pattern
 from cfasim.isp import UnprocessParams
 from cfasim.noise import NoiseLevels
 from cfasim.simulate import RawFormat, simulate_raw
-
-
-def median_seconds(fn, repeats):
-    fn()  # warm-up (JIT, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():

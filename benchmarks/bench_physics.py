@@ -19,11 +19,10 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
-import time
 
 import numba
 import numpy as np
+from timing import median_seconds
 
 from cfasim import physics_noise as pn
 from cfasim.cfa import get_pattern
@@ -31,16 +30,6 @@ from cfasim.isp import UnprocessParams
 from cfasim.noise import NoiseLevels
 from cfasim.sensor_profile import load_profile
 from cfasim.simulate import RawFormat, simulate_raw
-
-
-def median_seconds(fn, repeats):
-    fn()  # warm-up (JIT, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def cpu_name() -> str:

@@ -413,13 +413,15 @@ def sensors_show(name, isos):
 
 
 def _raw_files(paths: tuple[Path, ...], what: str) -> list[Path]:
-    """RAW files from file and folder arguments (folders: their RAW files, not recursive)."""
+    """RAW files from file and folder arguments (folders: their RAW files, searched
+    recursively, hidden ones ignored)."""
     from cfasim.rawio import RAW_SUFFIXES
+    from cfasim.sources import find_files
 
     files = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in RAW_SUFFIXES)
+            found = [path / rel for rel in find_files(path, RAW_SUFFIXES)[0]]
             if not found:
                 raise click.UsageError(f"no RAW files ({', '.join(RAW_SUFFIXES)}) in {path}")
             files += found

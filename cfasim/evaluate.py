@@ -44,13 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import zoom
 
 from cfasim import baselines as B
 from cfasim import metrics as M
 from cfasim.cfa import CFAPattern
 from cfasim.color import srgb_encode
 from cfasim.isp import UnprocessParams, process
+from cfasim.render import normalize_raw, upscale
 
 SCHEMA = "cfasim.evaluation/1"
 """Value of the ``schema`` key of :meth:`EvaluationReport.to_json`."""
@@ -92,12 +92,6 @@ FIGURE_DPI = 100
 # -- per-sample rendering -------------------------------------------------------------------------
 
 
-def normalize_raw(raw: np.ndarray, black: float, white: float) -> np.ndarray:
-    """RAW codes -> linear values ``(raw - black) / (white - black)`` clipped to [0, 1]."""
-    lin = (np.asarray(raw, dtype=np.float64) - black) / (float(white) - float(black))
-    return np.clip(lin, 0.0, 1.0)
-
-
 def render_baseline(
     name: str,
     raw: np.ndarray,
@@ -129,10 +123,7 @@ def render_baseline(
         cam = B.demosaic(name, lin * site, pattern) / gains
     else:
         cam = B.demosaic(name, lin, pattern)
-    rgb = process(cam, params)
-    if scale != 1:
-        rgb = np.clip(zoom(rgb, (scale, scale, 1), order=1, mode="nearest", grid_mode=True), 0, 1)
-    return rgb
+    return upscale(process(cam, params), scale)
 
 
 def clean_bayer_dn(clean: np.ndarray, bayer: CFAPattern, black: float, white: float) -> np.ndarray:

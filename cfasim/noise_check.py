@@ -15,12 +15,14 @@ The overall figure is the mean of ``residual^2 / predicted variance`` over all k
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cfasim.reader import open_dataset
+
+CHUNK_SAMPLES = 16
+"""Samples read at a time."""
 
 
 @dataclass
@@ -83,54 +85,63 @@ def noise_check(
     ds = open_dataset(path)
     cfg = ds.config
     sp = ds[split]
-    if "clean" not in sp.arrays:
-        raise ValueError(f"{path} stores no clean signal: generate it with --clean")
     n = len(sp) if limit is None else min(limit, len(sp))
     if n == 0:
         raise ValueError(f"split {split!r} of {path} is empty")
+    if "clean" not in sp.arrays:
+        raise ValueError(f"{path} stores no clean signal: generate it with --clean")
     fmt = ds.attrs["raw_format"]
     black, white = float(fmt["black"]), float(fmt["white"])
-    raw = np.asarray(sp.arrays["raw"][:n], dtype=np.float64)
-    clean = np.asarray(sp.arrays["clean"][:n], dtype=np.float64)
-    v = pixel_values(clean, ds.pattern.tile)
     if cfg.get("noise") == "sensor":
         from cfasim.physics_noise import predicted_mean_dn, predicted_variance_dn
         from cfasim.sensor_profile import SensorProfile
 
         profile = SensorProfile.from_dict(ds.attrs["sensor_profile"])
         iso, t = float(cfg["iso"]), cfg.get("exposure_time_s")
-        mean = predicted_mean_dn(v, profile, iso, t)
-        var = predicted_variance_dn(v, profile, iso, t)
         model = f"sensor {profile.name} at ISO {iso:g}"
+
+        def predict(v, a, b):
+            return predicted_mean_dn(v, profile, iso, t), predicted_variance_dn(v, profile, iso, t)
     else:
-        shot = np.asarray(sp.arrays["shot_noise"][:n], dtype=np.float64)[:, None, None]
-        read = np.asarray(sp.arrays["read_noise"][:n], dtype=np.float64)[:, None, None]
-        if not (np.isfinite(shot).all() and np.isfinite(read).all()):
+        shot_all = np.asarray(sp.arrays["shot_noise"][:n], dtype=np.float64)
+        read_all = np.asarray(sp.arrays["read_noise"][:n], dtype=np.float64)
+        if not (np.isfinite(shot_all).all() and np.isfinite(read_all).all()):
             raise ValueError(f"{path}: the noise of real captured pairs is not known")
-        mean = black + v * (white - black)
-        var = (shot * v + read) * (white - black) ** 2 + 1.0 / 12.0
         model = f"Poisson-Gaussian ({cfg.get('noise')})"
-    sigma = np.sqrt(var)
-    keep = (v <= max_value) & (mean - 3.0 * sigma > 0.0) & (mean + 3.0 * sigma < white)
-    resid2 = (raw - mean) ** 2
+
+        def predict(v, a, b):
+            shot, read = shot_all[a:b, None, None], read_all[a:b, None, None]
+            return black + v * (white - black), (shot * v + read) * (white - black) ** 2 + 1 / 12
+
     edges = np.linspace(0.0, max_value, bins + 1)
-    rows = []
-    for lo, hi in itertools.pairwise(edges):
-        sel = keep & (v >= lo) & (v < hi if hi < max_value else v <= hi)
-        k = int(sel.sum())
-        if k < min_pixels:
-            continue
-        measured, predicted = float(resid2[sel].mean()), float(var[sel].mean())
-        rows.append(
-            {
-                "v_lo": float(lo),
-                "v_hi": float(hi),
-                "pixels": k,
-                "measured": measured,
-                "predicted": predicted,
-                "ratio": measured / predicted,
-            }
-        )
-    kept = int(keep.sum())
-    ratio = float((resid2[keep] / var[keep]).mean()) if kept else float("nan")
+    count, measured, predicted = (np.zeros(bins) for _ in range(3))
+    ratio_sum = 0.0
+    for a in range(0, n, CHUNK_SAMPLES):  # bounded memory on any split size
+        b = min(a + CHUNK_SAMPLES, n)
+        raw = np.asarray(sp.arrays["raw"][a:b], dtype=np.float64)
+        v = pixel_values(np.asarray(sp.arrays["clean"][a:b], dtype=np.float64), ds.pattern.tile)
+        mean, var = predict(v, a, b)
+        sigma = np.sqrt(var)
+        keep = (v <= max_value) & (mean - 3.0 * sigma > 0.0) & (mean + 3.0 * sigma < white)
+        resid2 = ((raw - mean) ** 2)[keep]
+        var, v = np.broadcast_to(var, keep.shape)[keep], v[keep]
+        ratio_sum += float((resid2 / var).sum())
+        which = np.minimum(np.searchsorted(edges, v, side="right") - 1, bins - 1)
+        count += np.bincount(which, minlength=bins)
+        measured += np.bincount(which, resid2, minlength=bins)
+        predicted += np.bincount(which, var, minlength=bins)
+    rows = [
+        {
+            "v_lo": float(edges[k]),
+            "v_hi": float(edges[k + 1]),
+            "pixels": int(count[k]),
+            "measured": measured[k] / count[k],
+            "predicted": predicted[k] / count[k],
+            "ratio": measured[k] / predicted[k],
+        }
+        for k in range(bins)
+        if count[k] >= min_pixels
+    ]
+    kept = int(count.sum())
+    ratio = ratio_sum / kept if kept else float("nan")
     return NoiseCheck(str(path), split, model, n, kept, ratio, rows)

@@ -380,20 +380,25 @@ def simulate_sensor(
     -------
     (H, W) uint16 RAW codes (black level included, clipped to [0, white level]).
     """
-    mu = mean_electrons(
-        clean,
-        pattern,
-        profile,
-        iso,
-        sensor_seed=sensor_seed,
-        exposure_time_s=exposure_time_s,
-        shading=shading,
-        parallel=parallel,
-    )
-    mu = _apply_optics(mu, profile, crosstalk, blooming)
+    mu = _exposed_mean(
+        clean, pattern, profile, iso, sensor_seed, exposure_time_s, shading, crosstalk, blooming,
+        parallel,
+    )  # fmt: skip
     return readout(
         mu, profile, iso, seed=seed, sample=sample, sensor_seed=sensor_seed, parallel=parallel
     )
+
+
+def _exposed_mean(
+    clean, pattern, profile, iso, sensor_seed, exposure_time_s, shading, crosstalk, blooming,
+    parallel,
+):  # fmt: skip
+    """Pass 1 and the optional crosstalk / blooming on its mean-electron mosaic."""
+    mu = mean_electrons(
+        clean, pattern, profile, iso, sensor_seed=sensor_seed, exposure_time_s=exposure_time_s,
+        shading=shading, parallel=parallel,
+    )  # fmt: skip
+    return _apply_optics(mu, profile, crosstalk, blooming)
 
 
 # --- in-sensor binning to Bayer -------------------------------------------------------------------
@@ -492,11 +497,10 @@ def simulate_sensor_binned(
             blooming=blooming, parallel=parallel,
         )  # fmt: skip
         return bin_digital_to_bayer(raw, pattern)
-    mu = mean_electrons(
-        clean, pattern, profile, iso, sensor_seed=sensor_seed, exposure_time_s=exposure_time_s,
-        shading=shading, parallel=parallel,
+    mu = _exposed_mean(
+        clean, pattern, profile, iso, sensor_seed, exposure_time_s, shading, crosstalk, blooming,
+        parallel,
     )  # fmt: skip
-    mu = _apply_optics(mu, profile, crosstalk, blooming)
     return bin_charge_to_bayer(
         mu, pattern, profile, iso, seed=seed, sample=sample, sensor_seed=sensor_seed,
         parallel=parallel,

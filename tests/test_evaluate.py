@@ -284,28 +284,25 @@ def test_cfasim_evaluate_imports_without_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def train_tiny(store, out):
+    """A tiny LW-ISP trained for 2 steps on ``store``; returns its checkpoint."""
+    from training.config import load_config
+    from training.trainer import train
+
+    overrides = ["model.args={ widths = [4, 8] }", "data.crop=32", "data.batch_size=2"]
+    overrides += ["train.steps=2", "train.val_every=100", "train.threads=1"]
+    cfg = load_config(None, overrides, data__dataset=str(store), train__out=str(out))
+    train(cfg, log=lambda *a: None)
+    return out / "model.pt"
+
+
 def test_checkpoint_evaluation(bayer_store, nona_store, tmp_path):
     pytest.importorskip("torch")
-    from training.config import load_config
     from training.export import process_raw
     from training.models import count_parameters
-    from training.trainer import load_checkpoint, model_from_checkpoint, train
+    from training.trainer import load_checkpoint, model_from_checkpoint
 
-    cfg = load_config(
-        None,
-        [
-            "model.args={ widths = [4, 8] }",
-            "data.crop=32",
-            "data.batch_size=2",
-            "train.steps=2",
-            "train.val_every=100",
-            "train.threads=1",
-        ],
-        data__dataset=str(bayer_store),
-        train__out=str(tmp_path / "tiny"),
-    )
-    train(cfg, log=lambda *a: None)
-    ckpt = tmp_path / "tiny" / "model.pt"
+    ckpt = train_tiny(bayer_store, tmp_path / "tiny")
     r = E.evaluate(bayer_store, baselines=["malvar"], checkpoints=[ckpt], latency_repeats=2)
     assert list(r.methods) == ["malvar", "tiny"] and r.methods["tiny"]["kind"] == "model"
     values = r.methods["tiny"]["per_sample"]
@@ -341,25 +338,10 @@ def test_cli_evaluate_table_json_and_figure(bayer_store, tmp_path):
     from click.testing import CliRunner
 
     from cfasim.cli import main
-    from training.config import load_config
-    from training.trainer import train
 
-    cfg = load_config(
-        None,
-        [
-            "model.args={ widths = [4, 8] }",
-            "data.crop=32",
-            "data.batch_size=2",
-            "train.steps=2",
-            "train.val_every=100",
-            "train.threads=1",
-        ],
-        data__dataset=str(bayer_store),
-        train__out=str(tmp_path / "student"),
-    )
-    train(cfg, log=lambda *a: None)
+    ckpt = train_tiny(bayer_store, tmp_path / "student")
     out = tmp_path / "eval"
-    args = ["evaluate", str(bayer_store), "--checkpoint", str(tmp_path / "student" / "model.pt")]
+    args = ["evaluate", str(bayer_store), "--checkpoint", str(ckpt)]
     args += ["--baselines", "bilinear,menon", "--out", str(out), "--crops", "2"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
