@@ -84,6 +84,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cfasim.errors import CalibrationError
 from cfasim.sensor_profile import SensorProfile
 
 DEFAULT_LINEAR_FRACTION = 0.7
@@ -103,10 +104,6 @@ _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 _TAG_EXPOSURE_TIME = 33434
 _TAG_EXIF_IFD = 34665
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-
-
-class CalibrationError(ValueError):
-    """Frames that cannot be calibrated (too few, mismatched, unreadable, no exposure time)."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cfasim import __version__
+from cfasim.errors import CfasimError
 from cfasim.storefs import is_url
 
 
@@ -37,7 +38,18 @@ class _PathOrURL(click.ParamType):
 _PATH_OR_URL = _PathOrURL()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: a :class:`~cfasim.errors.CfasimError` from any command is a user
+    error, printed as one line (exit 1); anything else is a bug and keeps its traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CfasimError as err:
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cfasim")
 def main():
     """cfasim: simulated camera RAW for Bayer, Quad, Nona and QxQ colour filter arrays."""

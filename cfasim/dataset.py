@@ -24,6 +24,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
+from cfasim.errors import DatasetError
 from cfasim.storefs import StoreFS, is_url, zarr_store
 
 FORMAT_VERSION = 1
@@ -64,10 +65,6 @@ UNKNOWN_FOR_REAL_PAIRS = (
 def has_isp_params(config: dict) -> bool:
     """Whether a dataset's samples carry ISP and noise parameters (every synthetic dataset)."""
     return config.get("source_kind", "images") not in REAL_PAIR_KINDS
-
-
-class DatasetError(ValueError):
-    """A path that is not a usable cfasim dataset."""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ import tifffile
 
 from cfasim.cfa import COLOR_LETTERS, CFAPattern
 from cfasim.color import RGB2XYZ
+from cfasim.errors import RawFormatError
 from cfasim.sources import scan_files
 
 RAW_SUFFIXES = (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw")
@@ -85,24 +86,6 @@ _TAG_DNG_VERSION = 50706
 _TAG_UNIQUE_CAMERA_MODEL = 50708
 _MAX_REASON_CHARS = 200
 _XYZ2RGB = np.linalg.inv(RGB2XYZ)
-
-
-class RawFormatError(ValueError):
-    """A RAW file that cannot be used: unreadable, non-Bayer, linear or without a CFA.
-
-    Parameters
-    ----------
-    path
-        The file.
-    reason
-        Short reason, e.g. ``"non-Bayer CFA (6x6 X-Trans)"``; the message is
-        ``"unusable RAW file {path}: {reason}"``.
-    """
-
-    def __init__(self, path, reason: str):
-        super().__init__(f"unusable RAW file {path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,6 +25,8 @@ import imagecodecs
 import numpy as np
 import tifffile
 
+from cfasim.errors import SourceError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 """File suffixes :func:`scan_folder` considers (compared case-insensitively)."""
 
@@ -40,10 +42,6 @@ _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and B
 _JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
 _JPEG_SOF_CODES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn, not DHT/JPG/DAC
 _JPEG_STANDALONE_CODES = frozenset({0x01, 0xD8})  # TEM, SOI: no length field
-
-
-class SourceError(ValueError):
-    """Problem with the image source (missing/empty folder, nothing usable)."""
 
 
 class _UnsupportedImage(ValueError):
