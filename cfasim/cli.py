@@ -691,6 +691,8 @@ def process_raw_command(checkpoint, input_path, split, index, out_png):
 
     from training.export import load_raw_input, process_raw
 
+    if out_png is not None and not out_png.parent.is_dir():  # refuse before running the model
+        raise click.ClickException(f"--out {out_png}: the folder {out_png.parent} does not exist")
     try:
         raw = load_raw_input(checkpoint, input_path, split, index)
         rgb = process_raw(checkpoint, raw)
@@ -701,7 +703,10 @@ def process_raw_command(checkpoint, input_path, split, index, out_png):
             out_png = Path(f"{input_path.name.removesuffix('.zarr')}-{split}-{index}.png")
         else:
             out_png = Path(f"{input_path.stem}.png")
-    out_png.write_bytes(imagecodecs.png_encode(rgb))
+    try:
+        out_png.write_bytes(imagecodecs.png_encode(rgb))
+    except OSError as err:  # a folder of that name, no permission, disk full
+        raise click.ClickException(f"cannot write {out_png}: {err.strerror or err}") from None
     click.echo(f"wrote {out_png} ({rgb.shape[1]}x{rgb.shape[0]})")
 
 
