@@ -11,6 +11,7 @@ with no timestamps, so identical stores get byte-identical cards.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shlex
@@ -221,10 +222,8 @@ def read_store(path) -> StoreInfo:
     fs = StoreFS(path)
     root = dataset.open_root(path)
     attrs = root.attrs[dataset.ATTRS_KEY]
-    if attrs.get("status") != "complete":
-        raise dataset.DatasetError(
-            f"{path}: status is {attrs.get('status')!r}; a card is written for complete stores"
-        )
+    if attrs.get("status") not in ("complete", "finalizing"):
+        raise dataset.DatasetError(dataset.unfinished_message(path, attrs.get("status")))
     chunk_files: dict[str, list[str]] = {}
     for rel in scan_store(fs).chunks:
         array = rel.split("/c/")[0] if "/c/" in rel else rel.rsplit("/", 1)[0]
@@ -1086,12 +1085,14 @@ def write_card(
     version: str = "1.0.0",
     date_published: str | None = None,
     docs_url: str | None = None,
+    root_json: bytes | None = None,
 ) -> tuple[Path | str, Path | str]:
-    """Write ``README.md`` and ``croissant.json`` at the root of a complete store.
+    """Write ``README.md`` and ``croissant.json`` at the root of a complete (or finalizing)
+    store.
 
     Both files are deterministic: identical stores (same folder name) get identical bytes.
     Run :func:`cfasim.manifest.write_manifest` afterwards so the checksums cover them
-    (:func:`cfasim.manifest.finalize_extras` does both).
+    (:func:`cfasim.manifest.finalize` does both).
 
     Parameters
     ----------
@@ -1110,6 +1111,9 @@ def write_card(
         ISO date for Croissant ``datePublished``; omitted by default (no timestamps).
     docs_url : str, optional
         Base URL of the cfasim ``docs/`` folder for links in the card.
+    root_json : bytes, optional
+        The root ``zarr.json`` the store will have once complete (a finalizing store's is
+        written after the card); default: the file as it is.
 
     Returns
     -------
@@ -1121,8 +1125,11 @@ def write_card(
 
     root = StoreFS(path)
     info = read_store(path)
-    with root.open("zarr.json") as f:
-        zarr_json_sha256 = hash_stream(f)
+    if root_json is None:
+        with root.open("zarr.json") as f:
+            zarr_json_sha256 = hash_stream(f)
+    else:
+        zarr_json_sha256 = hashlib.sha256(root_json).hexdigest()
     _write_text(
         root,
         "README.md",

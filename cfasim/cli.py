@@ -244,8 +244,8 @@ def generate(
     progress,
 ):
     """Simulate RAW/sRGB training pairs and store them as a sharded Zarr v3 dataset."""
-    from cfasim.dataset import DatasetError, is_cfasim_store, prepare_output
-    from cfasim.sources import SourceError
+    from cfasim.lock import build_lock
+    from cfasim.output import check_output
     from pipelines.generate import GenerateConfig, build, plan
 
     try:
@@ -275,38 +275,51 @@ def generate(
         raise click.UsageError(str(err)) from None
     if scheduler and processes:
         raise click.UsageError("--scheduler and --processes exclude each other")
-    try:
-        if not (resume and is_cfasim_store(out)):
-            prepare_output(out, overwrite)
+    check_output(out, overwrite, resume)  # before planning: refuse at once, delete nothing
+    with build_lock(out):  # a second build of --out refuses at once, naming this one
         p = plan(config, workers=workers)
-    except (DatasetError, SourceError) as err:
-        _remove_if_empty(out)
-        raise click.ClickException(str(err)) from None
-    if p.skipped:
-        click.echo(f"warning: skipped {len(p.skipped)} source file(s):", err=True)
-        for path, reason in p.skipped[:10]:
-            click.echo(f"  {path}: {reason}", err=True)
-        if len(p.skipped) > 10:
-            click.echo(f"  ... and {len(p.skipped) - 10} more", err=True)
-    try:
-        with _dask_client(scheduler, processes, workers) as client:
-            rendered = build(
-                p, out, workers=workers, progress=progress, resume=resume, client=client
-            )
-    except click.ClickException:
-        raise
-    except DatasetError as err:
-        raise click.ClickException(str(err)) from None
-    except Exception as err:
-        raise click.ClickException(
-            f"generation failed: {err}\n{out} is left marked incomplete; continue it with "
-            f"--resume or start again with --overwrite"
-        ) from err
+        _warn_skipped(p.skipped)
+        try:
+            with _dask_client(scheduler, processes, workers) as client:
+                rendered = build(
+                    p,
+                    out,
+                    workers=workers,
+                    progress=progress,
+                    resume=resume,
+                    client=client,
+                    overwrite=overwrite,
+                )
+        except KeyboardInterrupt:
+            raise click.ClickException(f"interrupted; {_left_behind(out, overwrite)}") from None
+        except (click.ClickException, CfasimError):
+            raise
+        except Exception as err:
+            raise click.ClickException(
+                f"generation failed: {err}\n{_left_behind(out, overwrite)}"
+            ) from err
     counts = ", ".join(f"{s.name} {s.count}" for s in p.splits)
     note = "" if not resume else f" ({rendered} shard(s) rendered by this run)"
     click.echo(
         f"wrote {out}: {p.pattern.name}, {counts} samples of {config.patch}x{config.patch}{note}"
     )
+
+
+def _left_behind(out, overwrite: bool) -> str:
+    """What a failed or interrupted build leaves, and how to continue it."""
+    from cfasim.dataset import unfinished_message
+
+    kept = " (the old dataset is kept until the new one is complete)"
+    return unfinished_message(out, "building") + (kept if overwrite and not is_url(out) else "")
+
+
+def _warn_skipped(skipped) -> None:
+    if skipped:
+        click.echo(f"warning: skipped {len(skipped)} source file(s):", err=True)
+        for path, reason in skipped[:10]:
+            click.echo(f"  {path}: {reason}", err=True)
+        if len(skipped) > 10:
+            click.echo(f"  ... and {len(skipped) - 10} more", err=True)
 
 
 @contextmanager
@@ -334,11 +347,6 @@ def _dask_client(scheduler: str | None, processes: bool, workers: int):
         Client(cluster) as client,
     ):
         yield client
-
-
-def _remove_if_empty(path) -> None:
-    if isinstance(path, Path) and path.is_dir() and not any(path.iterdir()):
-        path.rmdir()
 
 
 @main.command()

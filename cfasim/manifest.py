@@ -8,7 +8,7 @@ A complete store carries, at its root::
 
 ``checksums.json`` lists every file of the Zarr hierarchy (each ``zarr.json`` and every chunk or
 shard file of every array) and the two card files, so it is written last
-(:func:`finalize_extras`). :func:`validate` checks a store against the format of
+(:func:`finalize`). :func:`validate` checks a store against the format of
 ``docs/dataset-format.md`` and against its checksums, and never writes to it.
 """
 
@@ -180,8 +180,17 @@ def _is_chunk(rel: str, patterns: dict[str, re.Pattern | None]) -> bool:
 # Writing
 
 
-def _hash_all(fs: StoreFS, rels: list[str]) -> dict[str, dict]:
+def _hash_all(fs: StoreFS, rels: list[str], replace: dict[str, bytes] | None = None):
+    """``{rel: {"sha256", "bytes"}}`` of files; ``replace`` gives the content of files about
+    to be written (hashed instead of what is on disk)."""
+    replace = replace or {}
+
     def one(rel):
+        if rel in replace:
+            return rel, {
+                "sha256": hashlib.sha256(replace[rel]).hexdigest(),
+                "bytes": len(replace[rel]),
+            }
         with fs.open(rel) as f:
             digest = hash_stream(f)
         return rel, {"sha256": digest, "bytes": fs.size(rel)}
@@ -196,7 +205,7 @@ def manifest_bytes(doc: dict) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
-def write_manifest(path) -> dict:
+def write_manifest(path, replace: dict[str, bytes] | None = None) -> dict:
     """Hash every file of a built store and write ``checksums.json`` at its root.
 
     Covered: every ``zarr.json``, every chunk/shard file of every array, and ``README.md`` /
@@ -208,6 +217,9 @@ def write_manifest(path) -> dict:
     ----------
     path : str or os.PathLike
         Store root.
+    replace : dict, optional
+        ``{relative path: bytes}`` of files that will hold these bytes once the store is
+        complete (the root ``zarr.json`` of a finalizing store).
 
     Returns
     -------
@@ -226,20 +238,24 @@ def write_manifest(path) -> dict:
             f"hashed: {shown}",
             stacklevel=2,
         )
-    files = _hash_all(root, found.hashed)
+    files = _hash_all(root, found.hashed, replace)
     doc = {"algorithm": ALGORITHM, "files": dict(sorted(files.items()))}
     root.write_bytes(MANIFEST, manifest_bytes(doc))
     return doc
 
 
-def finalize_extras(path) -> dict:
-    """Write the dataset card (``README.md``, ``croissant.json``), then ``checksums.json``
-    covering both; call it once a build is complete (after ``dataset.finalize``).
+def finalize(path, splits) -> dict:
+    """Finish a built store: consolidate its metadata (status ``finalizing``), write the dataset
+    card (``README.md``, ``croissant.json``) and ``checksums.json``, and only then the root
+    ``zarr.json`` with status ``complete``, so a store that says complete always has its card
+    and checksums. Safe to run again on a store a kill left ``finalizing``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Store root of a complete store.
+        Store root of a store whose every shard is written.
+    splits : list of str
+        Its split names.
 
     Returns
     -------
@@ -248,8 +264,18 @@ def finalize_extras(path) -> dict:
     """
     from cfasim.card import write_card
 
-    write_card(path)
-    return write_manifest(path)
+    root_json = dataset.consolidate(path, splits)
+    write_card(path, root_json=root_json)
+    doc = write_manifest(path, replace={"zarr.json": root_json})
+    StoreFS(path).write_bytes("zarr.json", root_json)  # complete: written last
+    return doc
+
+
+def is_finalized(path) -> bool:
+    """A complete store that has its card and checksums (an older cfasim wrote ``complete``
+    before them, so a kill could leave a complete store without them)."""
+    fs = StoreFS(path)
+    return all(fs.is_file(rel) for rel in (MANIFEST, *CARD_FILES))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -254,6 +254,31 @@ def find_files(root: Path, suffixes=IMAGE_SUFFIXES) -> tuple[list[str], list[tup
     return sorted(candidates), folder_errors
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes; a file that cannot be read is a :class:`SourceError`."""
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    except OSError as err:
+        raise SourceError(f"cannot read source {path}: {err.strerror or err}") from None
+    return h.hexdigest()
+
+
+def verify_source(path: str | os.PathLike[str], sha256: str | None) -> None:
+    """Raise :class:`SourceError` unless the file still has the digest recorded when the build
+    was planned (no digest recorded: nothing to compare)."""
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise SourceError(
+            f"source {path} changed since the build was planned (its sha256 differs); the "
+            f"dataset would mix old and new content: restore the file or start again with "
+            f"--overwrite"
+        )
+
+
 def _check_file(
     root: Path, rel: str, min_height: int, min_width: int
 ) -> SourceImage | tuple[str, str]:

@@ -25,7 +25,18 @@ import zarr
 from cfasim import __version__, color, dataset, scenes
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.isp import UnprocessParams, process
+from cfasim.lock import build_lock
+from cfasim.manifest import finalize, is_finalized
 from cfasim.noise import NoiseLevels, NoiseModel
+from cfasim.output import (
+    Output,
+    check_output,
+    clear_staging,
+    is_cfasim_store,
+    recover_swap,
+    staging_path,
+    swap_in,
+)
 from cfasim.pairs import (
     ZRR_PATTERN,
     Pair,
@@ -38,7 +49,7 @@ from cfasim.pairs import (
 from cfasim.rawio import bin_to_linear_rgb, read_raw, scan_raw_folder
 from cfasim.sensor_profile import SensorProfile, load_profile
 from cfasim.simulate import RawFormat, downscale_display, simulate_raw, simulate_raw_linear
-from cfasim.sources import SourceError, SourceImage, load_image, scan_folder
+from cfasim.sources import SourceError, SourceImage, load_image, scan_folder, verify_source
 from cfasim.storefs import StoreFS, is_url, zarr_store
 
 BUILTIN = "builtin"
@@ -341,6 +352,7 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
             for im in images
         ]
         split_sources = _assign_sources(len(images), counts, cfg.seed)
+    add_source_digests(cfg, root, sources, workers)
 
     splits = []
     index = 0
@@ -459,6 +471,47 @@ def _assign_sources(n_images: int, counts: dict[str, int], seed: int) -> dict[st
     return out
 
 
+def source_files(cfg: GenerateConfig, root: Path | None, src: dict) -> dict[str, Path]:
+    """The files a source entry is read from, by the key of their digest in the entry."""
+    if root is None:
+        return {}
+    files = {"sha256": root / src["path"]}
+    if "target" in src:
+        files["target_sha256"] = (root if cfg.source_kind == "zurich" else Path(cfg.targets)) / (
+            src["target"]
+        )
+    return files
+
+
+def add_source_digests(cfg: GenerateConfig, root: Path | None, sources: list[dict], workers=1):
+    """Store the sha256 of every file a source is read from in its entry: what was read,
+    so a resumed or running build notices a file replaced since planning."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cfasim.sources import file_sha256
+
+    jobs = [
+        (src, key, path) for src in sources for key, path in source_files(cfg, root, src).items()
+    ]
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # hashlib releases the GIL
+        digests = list(pool.map(lambda job: file_sha256(job[2]), jobs))
+    for (src, key, _), digest in zip(jobs, digests, strict=True):
+        src[key] = digest
+
+
+def changed_sources(stored: list[dict], planned: list[dict]) -> list[str]:
+    """Paths of the sources whose files differ between a store's and a new plan's lists
+    (digests, sizes, or the list itself); digests an older store lacks are not compared."""
+    if len(stored) != len(planned):
+        return [f"the source list ({len(stored)} stored, {len(planned)} now)"]
+    changed = []
+    for old, new in zip(stored, planned, strict=True):
+        keys = set(old) & set(new)
+        if any(old[k] != new[k] for k in keys) or old.get("path") != new.get("path"):
+            changed.append(str(new.get("path", old.get("path", "?"))))
+    return changed
+
+
 def source_digest(sources: list[dict]) -> str:
     return hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()
 
@@ -521,6 +574,14 @@ def finished_shards(p: Plan, out) -> set[tuple[str, int, int]]:
     return done
 
 
+def stored_config(out) -> dict | None:
+    """The generation config stored in a cfasim store (None if there is none)."""
+    try:
+        return dict(dataset.open_root(out).attrs[dataset.ATTRS_KEY]["config"])
+    except (dataset.DatasetError, KeyError, TypeError):
+        return None
+
+
 def store_status(p: Plan, out) -> str | None:
     """Status of an existing store of exactly this configuration (``creating``, ``building``,
     ``complete``), None if there is none; raises if ``out`` holds a different dataset."""
@@ -533,6 +594,15 @@ def store_status(p: Plan, out) -> str | None:
         diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         raise dataset.DatasetError(
             f"cannot resume {out}: it was generated with different settings ({', '.join(diff)})"
+        )
+    changed = changed_sources(attrs.get("sources", []), p.sources)
+    if changed:
+        shown = ", ".join(changed[:3]) + (
+            f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        )
+        raise dataset.DatasetError(
+            f"cannot resume {out}: source file(s) changed since it was started: {shown}; "
+            f"restore them or start again with --overwrite"
         )
     return attrs["status"]
 
@@ -635,6 +705,8 @@ def _load_source(p: Plan, sid: int):
     """Decoded source ``sid``: an image, a binned RAW, or a (mosaic, target) pair."""
     src, cfg = p.sources[sid], p.config
     path = p.root / src["path"]
+    for key, file in source_files(cfg, p.root, src).items():
+        verify_source(file, src.get(key))
     if cfg.source_kind == "raw":
         return bin_to_linear_rgb(read_raw(path))
     if cfg.source_kind in PAIR_KINDS:
@@ -658,29 +730,70 @@ def build(
     progress: bool | None = None,
     resume: bool = False,
     client=None,
+    overwrite: bool = False,
 ) -> int:
     """Create the store and render every shard, one Dask task per shard; returns the number
-    of shards rendered.
+    of shards rendered. Holds the output's build lock throughout (:mod:`cfasim.lock`).
 
-    ``resume``: continue an interrupted build of the same configuration, rendering only the
-    shards whose files are missing (complete shards are not rewritten). ``client``: a
-    ``dask.distributed`` client (a cluster); otherwise ``workers`` local threads.
+    ``resume``: continue an interrupted build of the same configuration and sources,
+    rendering only the shards whose files are missing (complete shards are not rewritten),
+    or finish the finalisation of a store a kill left ``finalizing``. ``overwrite``: replace
+    an existing cfasim dataset; locally the new one is built beside it and swapped in only
+    once complete (:mod:`cfasim.output`). Nothing that is not a cfasim dataset is ever
+    deleted. ``client``: a ``dask.distributed`` client (a cluster); otherwise ``workers``
+    local threads.
     """
+    out = out if is_url(out) else Path(out)
+    with build_lock(out):
+        recover_swap(out)
+        target, status = _build_target(p, out, overwrite, resume)
+        if status == "complete":
+            return 0
+        if status == "building":
+            for leftover in [] if is_url(target) else target.rglob("*.partial"):
+                leftover.unlink()  # half-written temporaries of a killed writer
+            done = finished_shards(p, target)
+        elif status == "finalizing":
+            done = set(shard_jobs(p))
+        else:
+            create_store(p, target)
+            done = set()
+        jobs = [j for j in shard_jobs(p) if j not in done]
+        _render_shards(p, target, jobs, workers, progress, client)
+        finalize(target, [sp.name for sp in p.splits])  # card, checksums, then complete
+        if target != out:
+            swap_in(target, out)
+        return len(jobs)
+
+
+def _build_target(p: Plan, out, overwrite: bool, resume: bool):
+    """(where to build, the status of the store already there: None for a fresh build)."""
+    if resume:
+        staged = None if is_url(out) else staging_path(out)
+        for candidate in [staged, out]:  # a killed replacement build continues where it was
+            if candidate is None or not is_cfasim_store(candidate):
+                continue
+            if candidate == staged and stored_config(candidate) != config_dict(p.config):
+                continue  # a replacement with other settings: --overwrite starts it afresh
+            status = store_status(p, candidate)
+            if status == "complete" and not is_finalized(candidate):
+                status = "finalizing"  # written by an older cfasim, killed before its card
+            if status in ("building", "finalizing", "complete"):
+                return candidate, status
+    decision = check_output(out, overwrite, resume)
+    if decision in (Output.REPLACE, Output.RESUME):  # RESUME: a store still "creating"
+        if is_url(out):
+            StoreFS(out).remove_all()  # object stores cannot swap: planning has succeeded
+        elif decision == Output.REPLACE:
+            return clear_staging(out), None
+    return out, None
+
+
+def _render_shards(p: Plan, out, jobs, workers: int, progress: bool | None, client) -> None:
+    """Run one Dask task per shard job, with a progress bar of completed samples."""
     import dask
     from tqdm import tqdm
 
-    out = out if is_url(out) else Path(out)
-    status = store_status(p, out) if resume else None
-    if status == "complete":
-        return 0
-    if status == "building":
-        for leftover in [] if is_url(out) else out.rglob("*.partial"):
-            leftover.unlink()  # half-written temporaries of a killed writer
-        done = finished_shards(p, out)
-    else:
-        create_store(p, out)
-        done = set()
-    jobs = [j for j in shard_jobs(p) if j not in done]
     render = dask.delayed(partial(render_shard, p, str(out)), pure=True, traverse=False)
     tasks = [render(*job, dask_key_name=f"shard-{job[0]}-{job[1]}") for job in jobs]
     show = sys.stderr.isatty() if progress is None else progress
@@ -701,8 +814,3 @@ def build(
 
             with _Progress():
                 dask.compute(*tasks, scheduler="threads", num_workers=workers)
-    dataset.finalize(out, [sp.name for sp in p.splits])
-    from cfasim.manifest import finalize_extras
-
-    finalize_extras(out)  # dataset card, croissant.json, checksums.json
-    return len(jobs)

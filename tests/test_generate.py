@@ -286,7 +286,7 @@ def test_failed_build_is_left_marked_incomplete(tmp_path, monkeypatch):
     monkeypatch.setattr(gen, "render_shard", flaky)
     out = tmp_path / "broken.zarr"
     result = run("generate", "--count", 40, "--patch", 48, "--workers", 1, "--out", out)
-    assert result.exit_code == 1 and "disk full" in result.output and "incomplete" in result.output
+    assert result.exit_code == 1 and "disk full" in result.output and "--resume" in result.output
     info = run("info", out)
     assert "INCOMPLETE" in info.output
     meta = json.loads((out / "zarr.json").read_text())

@@ -19,7 +19,6 @@ def make_store(out, **overrides):
         **{"pattern": "nona", "count": 12, "patch": 48, "shard_samples": 4, **overrides}
     ).validated()
     build(plan(cfg), out, workers=1, progress=False)
-    manifest.finalize_extras(out)
     return out
 
 

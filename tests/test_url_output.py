@@ -9,8 +9,9 @@ from click.testing import CliRunner
 
 from cfasim import open_dataset
 from cfasim.cli import main
-from cfasim.dataset import DatasetError, prepare_output
+from cfasim.errors import DatasetError
 from cfasim.manifest import validate
+from cfasim.output import Output, check_output
 from pipelines.generate import GenerateConfig, build, finished_shards, plan
 
 CFG = GenerateConfig(pattern="quad", count=12, patch=16, seed=5, shard_samples=3, clean=True)
@@ -26,7 +27,7 @@ def test_file_url_build_is_byte_identical_to_a_local_build(tmp_path):
     local, remote = tmp_path / "local.zarr", tmp_path / "remote.zarr"
     build(plan(CFG), local, progress=False)
     url = f"file://{remote}"
-    prepare_output(url, overwrite=False)
+    assert check_output(url, overwrite=False) == Output.NEW
     build(plan(CFG), url, workers=2, progress=False)
     assert files_of(local) == files_of(remote)
     report = validate(url)
@@ -65,13 +66,15 @@ def test_memory_url_build_validate_resume_and_corruption():
 def test_url_output_refuses_foreign_data():
     fs = fsspec.filesystem("memory")
     fs.pipe_file("/foreign/data.zarr/notes.txt", b"keep me")
-    with pytest.raises(DatasetError, match="already exists"):
-        prepare_output("memory://foreign/data.zarr", overwrite=False)
+    with pytest.raises(DatasetError, match="already exists and is not a cfasim dataset"):
+        check_output("memory://foreign/data.zarr", overwrite=False)
     with pytest.raises(DatasetError, match="not a cfasim dataset; refusing"):
-        prepare_output("memory://foreign/data.zarr", overwrite=True)
+        check_output("memory://foreign/data.zarr", overwrite=True)
+    with pytest.raises(DatasetError, match="not a cfasim dataset; refusing"):
+        build(plan(CFG), "memory://foreign/data.zarr", progress=False, overwrite=True)
     assert fs.cat_file("/foreign/data.zarr/notes.txt") == b"keep me"
     with pytest.raises(DatasetError, match="cannot use nosuchproto://x"):
-        prepare_output("nosuchproto://x", overwrite=False)
+        check_output("nosuchproto://x", overwrite=False)
     fs.rm("/foreign", recursive=True)
 
 
