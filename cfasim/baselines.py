@@ -4,10 +4,10 @@ All baselines map a linear (H, W) float mosaic in [0, 1] to linear camera RGB (H
 the caller applies cfasim's processing. Which baselines apply depends on the pattern:
 
 - Bayer (block 1): ``bilinear``, ``malvar``, ``menon`` (via ``colour_demosaicing``).
-- Block patterns with b > 1 (Quad, Nona, QxQ): ``binning`` (b x b mean-binning to a small Bayer,
-  Malvar, bilinear upscale by b) and ``remosaic_malvar`` (naive nearest-same-colour remosaic to
-  a full-resolution Bayer of the same phase, then Malvar).
-- Any pattern: ``tent`` (:func:`cfasim.demosaic.demosaic_tent`).
+- Block patterns with b > 1 (Quad, Nona, QxQ and ``blockN`` of any size): ``binning`` (b x b
+  mean-binning to a small Bayer, Malvar, bilinear upscale by b) and ``remosaic_malvar`` (naive
+  nearest-same-colour remosaic to a full-resolution Bayer of the same phase, then Malvar).
+- Any pattern, block or user tile: ``tent`` (:func:`cfasim.demosaic.demosaic_tent`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from cfasim.demosaic import demosaic_tent
 BAYER_BASELINES = ("bilinear", "malvar", "menon")
 """Baselines for Bayer (block size 1)."""
 BLOCK_BASELINES = ("binning", "remosaic_malvar")
-"""Baselines for block patterns with block size b > 1 (Quad, Nona, QxQ)."""
+"""Baselines for block patterns with block size b > 1 (Quad, Nona, QxQ, blockN)."""
 BASELINES = {*BAYER_BASELINES, *BLOCK_BASELINES}
 """Names of the pattern-specific classical baselines (``tent`` applies to every pattern too)."""
 
@@ -50,7 +50,7 @@ def _check_mosaic(mosaic: np.ndarray) -> np.ndarray:
 
 def _bayer_phase(pattern: CFAPattern) -> str:
     if pattern.block != 1:
-        raise ValueError(f"{pattern.name!r} is not a Bayer pattern")
+        raise ValueError(f"{pattern.label!r} is not a Bayer pattern")
     return pattern.phase.upper()
 
 
@@ -98,7 +98,7 @@ def menon(mosaic: np.ndarray, pattern: CFAPattern) -> np.ndarray:
 
 def _require_big_block(pattern: CFAPattern, what: str) -> int:
     if pattern.block is None or pattern.block < 2:
-        raise ValueError(f"{what} needs a block pattern with block size > 1, got {pattern.name!r}")
+        raise ValueError(f"{what} needs a block pattern with block size > 1, got {pattern.label!r}")
     return pattern.block
 
 
@@ -108,7 +108,7 @@ def binning(mosaic: np.ndarray, pattern: CFAPattern) -> np.ndarray:
     Parameters
     ----------
     mosaic
-        (H, W) linear block mosaic (Quad, Nona, QxQ...).
+        (H, W) linear block mosaic (Quad, Nona, QxQ, blockN).
     pattern
         Block pattern with block size b > 1.
 
@@ -196,15 +196,16 @@ def demosaic(name: str, mosaic: np.ndarray, pattern: CFAPattern) -> np.ndarray:
     ------
     ValueError
         For an unknown name, or a baseline that does not apply to the pattern (Bayer: bilinear,
-        malvar, menon; block patterns with b > 1: binning, remosaic_malvar; ``tent``: any).
+        malvar, menon; block patterns with b > 1, e.g. Quad or block5: binning,
+        remosaic_malvar; ``tent``: any).
     """
     if name not in _FUNCS:
         raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(sorted(_FUNCS))}")
     ok = applicable(pattern)
     if name not in ok:
         raise ValueError(
-            f"baseline {name!r} does not apply to {pattern.name!r}; use one of {', '.join(ok)} "
-            "(Bayer: bilinear, malvar, menon; Quad/Nona/QxQ: binning, remosaic_malvar; "
+            f"baseline {name!r} does not apply to {pattern.label!r}; use one of {', '.join(ok)} "
+            "(Bayer: bilinear, malvar, menon; Quad/Nona/QxQ/blockN: binning, remosaic_malvar; "
             "any pattern: tent)"
         )
     return np.asarray(_FUNCS[name](mosaic, pattern), dtype=np.float64)

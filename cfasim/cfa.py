@@ -1,9 +1,14 @@
 """Colour filter array (CFA) patterns: Bayer, Quad, Nona, QxQ and user tiles.
 
 A pattern is a small integer tile of colour indices (0 = R, 1 = G, 2 = B, 3 = W) repeated over
-the sensor. Block patterns (Bayer, Quad, Nona, QxQ) are a 2x2 Bayer arrangement of b x b blocks of
-one colour (b = 1, 2, 3, 4; period 2b); their *phase* names the colours of the four blocks in
-raster order (``rggb``, ``grbg``, ``gbrg``, ``bggr``).
+the sensor. Block patterns are a 2x2 Bayer arrangement of b x b blocks of one colour (period 2b):
+the built-ins Bayer, Quad, Nona, QxQ are b = 1, 2, 3, 4, and any other block size is named
+``blockN`` (``block5:rggb``). Their *phase* names the colours of the four blocks in raster order
+(``rggb``, ``grbg``, ``gbrg``, ``bggr``).
+
+Every tile must fit :data:`MAX_PERIOD` rows and columns (block sizes up to :data:`MAX_BLOCK`);
+larger ones raise :class:`cfasim.errors.ConfigError` when the pattern is made. DNG export has
+its own, lower limit (:data:`cfasim.dng.MAX_CFA_PATTERN`).
 
 Mosaics are NumPy arrays whose last two axes are (y, x); leading axes (batch) are allowed.
 """
@@ -11,10 +16,13 @@ Mosaics are NumPy arrays whose last two axes are (y, x); leading axes (batch) ar
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+from cfasim.errors import ConfigError
 
 COLOR_LETTERS = "RGBW"
 """Colour letters a tile may use, in colour-index order (R=0, G=1, B=2, W=3)."""
@@ -22,6 +30,22 @@ COLOR_LETTERS = "RGBW"
 PHASES = ("rggb", "grbg", "gbrg", "bggr")
 BLOCK_SIZES = {"bayer": 1, "quad": 2, "nona": 3, "qxq": 4}
 """Built-in block patterns: name -> block size b (period 2b)."""
+BLOCK_NAME = re.compile(r"block(\d+)")
+"""Name of a block pattern of any size b: ``blockN`` (``block5``); the built-in sizes 1-4 keep
+their own names (``block2`` is accepted and is ``quad``)."""
+
+MAX_PERIOD = 32
+"""Largest tile period, in rows and in columns. Why 32: every kernel indexes the tile modulo its
+period and has no limit of its own, but the cost grows with it: ``s2d`` packing makes py*px input
+channels (1024 at 32x32, 4096 with masks), the ``tent`` baseline's filter spans 2 periods, and
+image sizes must be multiples of the period (the default patch, 288, is a multiple of 32).
+Block patterns therefore go up to b = 16 (:data:`MAX_BLOCK`)."""
+MAX_BLOCK = MAX_PERIOD // 2
+"""Largest block size of a block pattern (period 2b <= :data:`MAX_PERIOD`)."""
+_LABEL_LENGTH = 48
+"""Longest :attr:`CFAPattern.label` kept as the full name."""
+_NAMES_HELP = f"{', '.join(BLOCK_SIZES)}, blockN (N = 1..{MAX_BLOCK})"
+"""The pattern names, for error messages."""
 
 PLANE_ORDERS = ("raster", "pynet")
 """Channel orders of :meth:`CFAPattern.pack_planes`: block positions in raster order
@@ -46,6 +70,9 @@ class CFAPattern:
     name: str
     block: int | None = None
 
+    def __post_init__(self) -> None:
+        check_period(len(self.tile_rows), len(self.tile_rows[0]) if self.tile_rows else 0)
+
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
@@ -54,6 +81,7 @@ class CFAPattern:
         arr = np.asarray(tile)
         if arr.ndim != 2 or arr.size == 0:
             raise ValueError(f"a CFA tile must be a non-empty 2-D array, got shape {arr.shape}")
+        check_period(*arr.shape)
         if not np.issubdtype(arr.dtype, np.integer):
             raise ValueError("a CFA tile must hold integer colour indices (0=R, 1=G, 2=B, 3=W)")
         bad = sorted(set(arr.ravel().tolist()) - set(range(len(COLOR_LETTERS))))
@@ -61,7 +89,7 @@ class CFAPattern:
             raise ValueError(f"unknown colour indices {bad} in CFA tile (use 0=R, 1=G, 2=B, 3=W)")
         missing = [COLOR_LETTERS[c] for c in range(3) if not (arr == c).any()]
         if missing:
-            raise ValueError(f"CFA tile {tile_text(arr)!r} has no {', '.join(missing)} pixel")
+            raise ValueError(f"CFA tile {_short_text(arr)} has no {', '.join(missing)} pixel")
         rows = tuple(tuple(int(v) for v in row) for row in arr)
         block = _block_size(arr)
         if name is None and block is not None:
@@ -76,10 +104,15 @@ class CFAPattern:
             raise ValueError(f"unknown Bayer phase {phase!r}; choose one of {', '.join(PHASES)}")
         if block < 1:
             raise ValueError(f"block size must be >= 1, got {block}")
+        if block > MAX_BLOCK:
+            raise ConfigError(
+                f"block size {block} (period {2 * block}x{2 * block}) is over the limit: "
+                f"block sizes go up to {MAX_BLOCK} (tile period <= {MAX_PERIOD}x{MAX_PERIOD})"
+            )
         quad = np.array([COLOR_LETTERS.index(c.upper()) for c in phase]).reshape(2, 2)
         tile = np.kron(quad, np.ones((block, block), dtype=int))
-        name = {v: k for k, v in BLOCK_SIZES.items()}.get(block, f"block{block}")
-        return cls(tuple(tuple(int(v) for v in row) for row in tile), f"{name}:{phase}", block)
+        rows = tuple(tuple(int(v) for v in row) for row in tile)
+        return cls(rows, f"{block_pattern_name(block)}:{phase}", block)
 
     # -- geometry ------------------------------------------------------------------------------
 
@@ -94,6 +127,15 @@ class CFAPattern:
     def period(self) -> tuple[int, int]:
         """Tile shape (rows, columns)."""
         return self.tile.shape
+
+    @property
+    def label(self) -> str:
+        """The name, shortened for messages: a long tile text (a large user tile) becomes its
+        size and first rows, e.g. ``"10x10 tile RGBGRBBGRG/GRBRGBBGRG/RG..."``."""
+        if len(self.name) <= _LABEL_LENGTH:
+            return self.name
+        py, px = self.period
+        return f"{py}x{px} tile {self.name[:24]}..."
 
     @property
     def colors(self) -> str:
@@ -123,7 +165,8 @@ class CFAPattern:
         py, px = self.period
         if height <= 0 or width <= 0 or height % py or width % px:
             raise ValueError(
-                f"image size {height}x{width} is not a multiple of the {self.name} period {py}x{px}"
+                f"image size {height}x{width} is not a multiple of the {self.label} period "
+                f"{py}x{px}"
             )
 
     # -- mosaic ---------------------------------------------------------------------------------
@@ -163,7 +206,7 @@ class CFAPattern:
         py, px = self.period
         *lead, hp, wp, c = packed.shape
         if c != py * px:
-            raise ValueError(f"expected {py * px} channels for {self.name}, got {c}")
+            raise ValueError(f"expected {py * px} channels for {self.label}, got {c}")
         x = packed.reshape(*lead, hp, wp, py, px)
         x = np.moveaxis(x, -2, -3)
         return x.reshape(*lead, hp * py, wp * px)
@@ -204,7 +247,7 @@ class CFAPattern:
         *lead, hh, wh, c = planes.shape
         if c != 4 or hh % b or wh % b:
             raise ValueError(
-                f"expected (..., H/2, W/2, 4) planes for {self.name}, got {planes.shape}"
+                f"expected (..., H/2, W/2, 4) planes for {self.label}, got {planes.shape}"
             )
         inv = np.argsort(self.plane_order(order))
         x = planes[..., inv].reshape(*lead, hh // b, b, wh // b, b, 2, 2)
@@ -228,7 +271,7 @@ class CFAPattern:
 
     def _require_block(self, what: str) -> int:
         if self.block is None:
-            raise ValueError(f"cannot {what}: {self.name!r} is not a block-Bayer pattern")
+            raise ValueError(f"cannot {what}: {self.label!r} is not a block-Bayer pattern")
         return self.block
 
     # -- serialisation ------------------------------------------------------------------------
@@ -272,31 +315,40 @@ class CFAPattern:
 
 
 def tile_text(tile) -> str:
-    """Text form of a tile: rows of letters separated by '/', e.g. ``"RG/GB"``."""
-    return "/".join("".join(COLOR_LETTERS[int(v)] for v in row) for row in np.asarray(tile))
+    """Text form of a tile: rows of letters separated by '/', e.g. ``"RG/GB"``. A one-row tile
+    ends with '/' (``"RGBG/"``), so that :func:`parse_tile` does not read it as a square."""
+    rows = ["".join(COLOR_LETTERS[int(v)] for v in row) for row in np.asarray(tile)]
+    return "/".join(rows) + ("/" if len(rows) == 1 else "")
 
 
 def parse_tile(text: str) -> np.ndarray:
     """Parse tile text: rows separated by '/' (``"RRGG/RRGG/GGBB/GGBB"``), or one square row
-    (``"RGGB"`` is 2x2). Raises ValueError for ragged rows or unknown letters."""
+    (``"RGGB"`` is 2x2). A trailing '/' ends the rows: ``"RGBG/"`` is one row, 1x4. Raises
+    ValueError for ragged rows or unknown letters."""
     text = text.strip().upper()
     if not text:
         raise ValueError("empty CFA tile text")
     rows = text.split("/")
-    if len(rows) == 1:
+    if len(rows) > 1 and rows[-1] == "":
+        rows = rows[:-1]
+    elif len(rows) == 1:
         n = round(len(text) ** 0.5)
         if n * n != len(text):
             raise ValueError(
-                f"CFA tile {text!r} has {len(text)} letters, not a square; separate rows with '/'"
+                f"CFA tile {_short(text)!r} has {len(text)} letters, not a square; separate rows "
+                "with '/' (end a one-row tile with '/': 'RGB/')"
             )
         rows = [text[i * n : (i + 1) * n] for i in range(n)]
     lengths = {len(r) for r in rows}
     if len(lengths) != 1 or 0 in lengths:
-        raise ValueError(f"CFA tile {text!r} has ragged rows (lengths {[len(r) for r in rows]})")
+        raise ValueError(
+            f"CFA tile {_short(text)!r} has ragged rows (lengths {[len(r) for r in rows]})"
+        )
     unknown = sorted({c for r in rows for c in r} - set(COLOR_LETTERS))
     if unknown:
         raise ValueError(
-            f"CFA tile {text!r} has unknown letters {unknown}; use {', '.join(COLOR_LETTERS)}"
+            f"CFA tile {_short(text)!r} has unknown letters {unknown}; use "
+            f"{', '.join(COLOR_LETTERS)}"
         )
     return np.array([[COLOR_LETTERS.index(c) for c in r] for r in rows], dtype=np.int8)
 
@@ -304,27 +356,75 @@ def parse_tile(text: str) -> np.ndarray:
 def get_pattern(spec: str | CFAPattern) -> CFAPattern:
     """Pattern from a name or tile text.
 
-    Accepted: ``bayer``, ``quad``, ``nona``, ``qxq`` (phase ``rggb``), ``NAME:PHASE``
-    (e.g. ``qxq:grbg``), a bare Bayer phase (``rggb``), or tile text (``"RRGG/RRGG/GGBB/GGBB"``).
+    Accepted: ``bayer``, ``quad``, ``nona``, ``qxq`` and ``blockN`` (any block size N, e.g.
+    ``block5``), each with phase ``rggb`` or as ``NAME:PHASE`` (``qxq:grbg``, ``block5:bggr``); a
+    bare Bayer phase (``rggb``); or tile text (``"RRGG/RRGG/GGBB/GGBB"``). Every
+    :attr:`CFAPattern.name` is accepted and gives the same pattern back.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or phase, or bad tile text.
+    cfasim.errors.ConfigError
+        For a tile larger than :data:`MAX_PERIOD` (a ValueError too).
     """
     if isinstance(spec, CFAPattern):
         return spec
     s = spec.strip()
     low = s.lower()
     name, _, phase = low.partition(":")
-    if name in BLOCK_SIZES:
-        return CFAPattern.block_bayer(BLOCK_SIZES[name], phase or "rggb")
+    block = named_block_size(name)
+    if block is not None:
+        return CFAPattern.block_bayer(block, phase or "rggb")
     if low in PHASES:
         return CFAPattern.block_bayer(1, low)
     if ":" in s:
-        raise ValueError(f"unknown CFA pattern {name!r}; choose one of {', '.join(BLOCK_SIZES)}")
+        raise ValueError(f"unknown CFA pattern {name!r}; choose one of {_NAMES_HELP}")
     try:
-        return CFAPattern.from_tile(parse_tile(s))
+        tile = parse_tile(s)
     except ValueError as err:
         raise ValueError(
-            f"unknown CFA pattern {spec!r}: not one of {', '.join(BLOCK_SIZES)} and not valid "
-            f"tile text ({err})"
+            f"unknown CFA pattern {_short(s)!r}: not one of {_NAMES_HELP} and not valid tile "
+            f"text ({err})"
         ) from None
+    return CFAPattern.from_tile(tile)
+
+
+def named_block_size(name: str) -> int | None:
+    """Block size of a block-pattern name without phase (``"nona"`` -> 3, ``"block5"`` -> 5),
+    or ``None`` if ``name`` is not one."""
+    name = name.strip().lower()
+    if name in BLOCK_SIZES:
+        return BLOCK_SIZES[name]
+    match = BLOCK_NAME.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def block_pattern_name(block: int) -> str:
+    """Name of the block pattern of block size ``block``, without phase: the built-in name
+    (``bayer``, ``quad``, ``nona``, ``qxq``) or ``blockN``."""
+    return {v: k for k, v in BLOCK_SIZES.items()}.get(block, f"block{block}")
+
+
+def check_period(rows: int, cols: int) -> None:
+    """Raise :class:`cfasim.errors.ConfigError` unless a rows x cols tile fits
+    :data:`MAX_PERIOD` in both directions."""
+    if rows > MAX_PERIOD or cols > MAX_PERIOD:
+        raise ConfigError(
+            f"CFA tile {rows}x{cols} is over the limit: a tile has at most {MAX_PERIOD} rows and "
+            f"{MAX_PERIOD} columns (block sizes up to {MAX_BLOCK})"
+        )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters for one-line error messages."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_text(tile: np.ndarray) -> str:
+    """A tile for an error message: its quoted text, or its size when the text is long."""
+    text = tile_text(tile)
+    return repr(text) if len(text) <= 60 else f"{tile.shape[0]}x{tile.shape[1]}"
 
 
 def _block_size(tile: np.ndarray) -> int | None:

@@ -91,6 +91,7 @@ import zarr
 
 from cfasim.cfa import CFAPattern
 from cfasim.dataset import has_isp_params
+from cfasim.errors import ConfigError
 
 # -- tag numbers (TIFF/EP and DNG 1.4) ----------------------------------------------------------
 PHOTOMETRIC_CFA = 32803
@@ -207,13 +208,9 @@ def write_dng(
         raise ValueError(
             f"raw must be a non-empty (H, W) uint16 array, got {raw.dtype} {raw.shape}"
         )
+    check_dng_tile(pattern)
     tile = np.asarray(pattern.tile)
     py, px = tile.shape
-    if py > MAX_CFA_PATTERN or px > MAX_CFA_PATTERN:
-        raise ValueError(
-            f"CFA tile {py}x{px} of {pattern.name!r} is larger than DNG allows "
-            f"({MAX_CFA_PATTERN}x{MAX_CFA_PATTERN}, the DNG SDK's kMaxCFAPattern)"
-        )
     black, white = int(black), int(white)
     if not 0 <= black < white <= 65535:
         raise ValueError(f"need 0 <= black < white <= 65535, got black {black}, white {white}")
@@ -264,6 +261,19 @@ def write_dng(
         extratags=tags,
     )
     return path
+
+
+def check_dng_tile(pattern: CFAPattern) -> None:
+    """Raise :class:`cfasim.errors.ConfigError` (one line) for a tile DNG cannot carry: more
+    than :data:`MAX_CFA_PATTERN` rows or columns. A limit of DNG export only; cfasim itself takes
+    tiles up to :data:`cfasim.cfa.MAX_PERIOD`."""
+    py, px = pattern.period
+    if py > MAX_CFA_PATTERN or px > MAX_CFA_PATTERN:
+        raise ConfigError(
+            f"CFA tile {py}x{px} of {pattern.label!r} is larger than DNG allows "
+            f"({MAX_CFA_PATTERN}x{MAX_CFA_PATTERN}, the DNG SDK's kMaxCFAPattern): export-dng "
+            "cannot write this dataset (the dataset itself is fine)"
+        )
 
 
 def _rationals(values, denominator: int, what: str) -> list[int]:
@@ -407,6 +417,7 @@ def export_dng(dataset_path, split: str, indices, out_dir) -> list[Path]:
                     f"(valid 0..{count - 1})"
                 )
     pattern = CFAPattern.from_dict(attrs["pattern"])
+    check_dng_tile(pattern)  # before making the output folder
     fmt = attrs["raw_format"]
     group = root[split]
     out = Path(out_dir)

@@ -5,7 +5,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfasim.cfa import BLOCK_SIZES, PHASES, CFAPattern, get_pattern, parse_tile
+from cfasim.cfa import (
+    BLOCK_SIZES,
+    MAX_BLOCK,
+    MAX_PERIOD,
+    PHASES,
+    CFAPattern,
+    get_pattern,
+    parse_tile,
+    tile_text,
+)
+from cfasim.errors import ConfigError
 
 ALL = [f"{name}:{phase}" for name in BLOCK_SIZES for phase in PHASES]
 
@@ -63,6 +73,10 @@ def test_tile_text_recognises_block_patterns():
         ("nonna", "unknown CFA pattern"),
         ("quad:xyzw", "unknown Bayer phase"),
         ("hexa:rggb", "unknown CFA pattern"),
+        ("block:rggb", "unknown CFA pattern 'block'; choose one of .*blockN"),
+        ("blockx", "unknown CFA pattern"),
+        ("block0", "block size must be >= 1"),
+        ("block5:xyzw", "unknown Bayer phase"),
     ],
 )
 def test_bad_tile_text(text, message):
@@ -196,3 +210,93 @@ def test_any_rgb_tile_text_round_trips(rows):
     np.testing.assert_array_equal(p.tile, parse_tile(text))
     assert CFAPattern.from_json(p.to_json()) == p
     assert p.color_index(7, 5).shape == (7, 5)
+
+
+# -- any block size, and the limits -------------------------------------------------------------
+
+
+def test_limits():
+    assert MAX_PERIOD == 32 and MAX_BLOCK == 16
+
+
+def test_every_block_pattern_name_round_trips():
+    """get_pattern reads every name block_bayer makes (blocks 1..16, all phases), and JSON and
+    the tile text give the same pattern and name back."""
+    for block in range(1, MAX_BLOCK + 1):
+        for phase in PHASES:
+            p = CFAPattern.block_bayer(block, phase)
+            np.testing.assert_array_equal(p.tile, naive_tile(block, phase))
+            for q in (
+                get_pattern(p.name),
+                get_pattern(p.name.upper()),
+                CFAPattern.from_dict(p.to_dict()),
+                get_pattern(tile_text(p.tile)),
+            ):
+                assert q == p and q.name == p.name and q.block == block and q.phase == phase
+    assert get_pattern("block5").name == "block5:rggb"
+    assert get_pattern("block2:grbg") == get_pattern("quad:grbg")
+    assert get_pattern("block2:grbg").name == "quad:grbg"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, MAX_BLOCK), st.sampled_from(PHASES))
+def test_block_names_round_trip_property(block, phase):
+    p = CFAPattern.block_bayer(block, phase)
+    builtin = {b: name for name, b in BLOCK_SIZES.items()}
+    assert p.name == f"{builtin.get(block, f'block{block}')}:{phase}"
+    assert get_pattern(p.name) == p and CFAPattern.from_json(p.to_json()).name == p.name
+    assert p.period == (2 * block, 2 * block)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, MAX_PERIOD),
+    st.integers(3, MAX_PERIOD),
+    st.integers(0, 2**32 - 1),
+)
+def test_large_user_tiles_round_trip(rows, cols, seed):
+    tile = np.random.default_rng(seed).integers(0, 3, (rows, cols))
+    tile[0, :3] = (0, 1, 2)
+    p = CFAPattern.from_tile(tile)
+    for q in (get_pattern(p.name), CFAPattern.from_dict(p.to_dict())):
+        assert q == p and q.name == p.name and q.block == p.block
+    np.testing.assert_array_equal(p.color_index(rows * 2, cols), np.tile(tile, (2, 1)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: CFAPattern.block_bayer(MAX_BLOCK + 1),
+        lambda: get_pattern("block17:gbrg"),
+        lambda: get_pattern("/".join(["RGB" * 11] * 33)),
+        lambda: get_pattern("/".join(["RGBG"] * 33)),
+        lambda: CFAPattern.from_tile(np.tile([[0, 1], [1, 2]], (1, 20))),
+        lambda: CFAPattern.from_dict({"name": "x", "tile": np.tile([0, 1, 2], (40, 1)).tolist()}),
+    ],
+)
+def test_tiles_over_the_limit_raise_one_line_config_error(make):
+    with pytest.raises(ConfigError, match=r"over the limit.*(32|16)") as err:
+        make()
+    assert isinstance(err.value, ValueError)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 120
+
+
+def test_large_user_tile_messages_stay_short():
+    text = "/".join("".join("RGB"[(y + x) % 3] for x in range(20)) for y in range(20))
+    p = get_pattern(text)
+    assert p.label.startswith("20x20 tile RGBRGB") and len(p.label) < 40
+    with pytest.raises(ValueError, match=r"not a multiple of the 20x20 tile RGB\S+ period 20x20"):
+        p.check_shape(30, 40)
+    with pytest.raises(ValueError, match="has no B pixel") as err:
+        get_pattern("/".join(["RG" * 10] * 20))
+    assert len(str(err.value)) < 80
+
+
+def test_one_row_tiles_keep_their_shape():
+    """A one-row tile's name ends with '/', so it is not read back as a square tile."""
+    stripe = get_pattern("RGBG/")
+    assert stripe.period == (1, 4) and stripe.name == "RGBG/" and get_pattern(stripe.name) == stripe
+    assert get_pattern("RGBG").period == (2, 2)
+    assert get_pattern("RGB/").period == (1, 3) and get_pattern("R/G/B").period == (3, 1)
+    with pytest.raises(ValueError, match="end a one-row tile with '/'"):
+        get_pattern("RGB")

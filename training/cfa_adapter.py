@@ -4,9 +4,10 @@
 
 - ``"planes"``: the block-wise 4-plane packing of :meth:`cfasim.cfa.CFAPattern.pack_planes`
   (PyNET-QxQ's packing; plain 2x2 packing for Bayer), ``(N, H, W) -> (N, 4, H/2, W/2)``; block
-  patterns only (Bayer, Quad, Nona, QxQ);
+  patterns of any block size only (Bayer, Quad, Nona, QxQ, ``blockN``);
 - ``"s2d"``: full space-to-depth by the period (:meth:`CFAPattern.space_to_depth`),
-  ``(N, H, W) -> (N, py*px, H/py, W/px)``; any tile.
+  ``(N, H, W) -> (N, py*px, H/py, W/px)``; any tile (up to :data:`cfasim.cfa.MAX_PERIOD`, so at
+  most 1024 channels, 4096 with the masks).
 
 Channel layouts are those of the NumPy methods, channels first (NumPy gives channels last).
 :func:`clean_to_s2d` packs the clean linear RGB of a dataset for the clean-image teacher.
@@ -31,7 +32,8 @@ class CFAAdapter:
     Parameters
     ----------
     pattern
-        A :class:`cfasim.cfa.CFAPattern` or a pattern spec (``"nona"``, ``"qxq:grbg"``, tile text).
+        A :class:`cfasim.cfa.CFAPattern` or a pattern spec (``"nona"``, ``"qxq:grbg"``,
+        ``"block5"``, tile text).
     packing
         ``"planes"`` (block-wise 4-plane packing, block patterns only) or ``"s2d"`` (space-to-depth
         by the period, any tile); see the module docstring.
@@ -68,8 +70,8 @@ class CFAAdapter:
             raise ValueError(f"unknown packing {packing!r}; choose one of {', '.join(PACKINGS)}")
         if packing == "planes" and self.pattern.block is None:
             raise ValueError(
-                f"'planes' packing needs a block pattern (bayer, quad, nona, qxq); "
-                f"{self.pattern.name!r} is not one: use packing='s2d'"
+                f"'planes' packing needs a block pattern (bayer, quad, nona, qxq, blockN); "
+                f"{self.pattern.label!r} is not one: use packing='s2d'"
             )
         self.packing = packing
         self.with_mask = bool(with_mask)
@@ -149,7 +151,7 @@ class CFAAdapter:
         if height >= my and width >= mx:
             hint = f", e.g. crop to {height // my * my}x{width // mx * mx}"
         raise ValueError(
-            f"{self.pattern.name} mosaic {height}x{width}: {need} -> mosaic multiple of {mult} "
+            f"{self.pattern.label} mosaic {height}x{width}: {need} -> mosaic multiple of {mult} "
             f"({self.packing!r} packing divides the size by {factor}){hint}"
         )
 
@@ -236,7 +238,7 @@ class CFAAdapter:
 
     def __repr__(self) -> str:
         return (
-            f"CFAAdapter({self.pattern.name!r}, packing={self.packing!r}, "
+            f"CFAAdapter({self.pattern.label!r}, packing={self.packing!r}, "
             f"with_mask={self.with_mask}, normalize={self.normalize}, "
             f"in_channels={self.in_channels})"
         )
