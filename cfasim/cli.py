@@ -275,8 +275,8 @@ def generate(
         raise click.UsageError(str(err)) from None
     if scheduler and processes:
         raise click.UsageError("--scheduler and --processes exclude each other")
-    check_output(out, overwrite, resume)  # before planning: refuse at once, delete nothing
     with build_lock(out):  # a second build of --out refuses at once, naming this one
+        check_output(out, overwrite, resume)  # before planning: refuse at once, delete nothing
         p = plan(config, workers=workers)
         _warn_skipped(p.skipped)
         try:

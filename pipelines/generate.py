@@ -111,7 +111,7 @@ class GenerateConfig:
             lcm = math.lcm(py, px)
             near = max(lcm, round(self.patch / lcm) * lcm)
             raise ValueError(
-                f"patch {self.patch} is not a multiple of the {pattern.name} period {py}x{px}; "
+                f"patch {self.patch} is not a multiple of the {pattern.label} period {py}x{px}; "
                 f"try {near}"
             )
         splits = tuple(float(f) for f in self.splits)
@@ -135,7 +135,7 @@ class GenerateConfig:
         return GenerateConfig(
             **{
                 **asdict(self),
-                "pattern": pattern.name if pattern.block else pattern_spec,
+                "pattern": pattern.name,
                 **physics,
                 "noise": noise_spec,
                 "splits": splits,

@@ -72,7 +72,7 @@ def coord_store(path, tile: str, scale: int = 2, count: int = 6, size: int = 48,
     if clean:
         i, y, x = np.meshgrid(*(np.arange(n) for n in (count, size, size)), indexing="ij")
         g["clean"][...] = np.stack([y, x, i], axis=-1).astype(np.float16)
-    cfads.finalize(path, ["train", "val"])
+    (path / "zarr.json").write_bytes(cfads.consolidate(path, ["train", "val"]))  # complete
     return path
 
 
