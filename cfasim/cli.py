@@ -481,6 +481,9 @@ def calibrate(flats, darks, out, plot, name, pixel_pitch, qe):
     """
     from cfasim.calibrate import CalibrationError, calibrate_files
 
+    for option, path in (("--out", out), ("--plot", plot)):
+        if path is not None and not path.absolute().parent.is_dir():  # before the long fit
+            raise click.UsageError(f"{option} {path}: the folder {path.parent} does not exist")
     flat_files, dark_files = _raw_files(flats, "flat"), _raw_files(darks, "dark")
     try:
         cal = calibrate_files(
@@ -599,15 +602,12 @@ def evaluate(
 @click.argument("out_dir", metavar="OUTDIR", type=click.Path(path_type=Path))
 @click.option("--split", default="test", show_default=True)
 @click.option("--indices", default=":", show_default=True, help="Python slice, e.g. 0:10 or 3.")
-def export_dng_command(dataset_path, out_dir, split, indices):
+@click.option("--overwrite", is_flag=True, help="Replace DNG files of the same names in OUTDIR.")
+def export_dng_command(dataset_path, out_dir, split, indices, overwrite):
     """Write samples of a dataset as DNG files (CFA pattern, levels, colour matrix, neutral)."""
-    from cfasim.dataset import DatasetError
     from cfasim.dng import export_dng
 
-    try:
-        paths = export_dng(dataset_path, split, indices, out_dir)
-    except (ValueError, FileNotFoundError, DatasetError) as err:
-        raise click.ClickException(str(err)) from None
+    paths = export_dng(dataset_path, split, indices, out_dir, overwrite=overwrite)
     click.echo(f"wrote {len(paths)} DNG file(s) to {out_dir}")
 
 

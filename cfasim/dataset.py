@@ -226,6 +226,26 @@ def open_root(path) -> zarr.Group:
     return root
 
 
+def _describe_split(root: zarr.Group, path, split: str, expected: int | None) -> str | None:
+    """One line of :func:`describe`: samples, data arrays and size of one split."""
+    if split not in root:
+        if expected:
+            raise DatasetError(f"the split group is missing ({expected} samples expected)")
+        return None
+    g = root[split]
+    count = g.attrs.get("count")
+    if count is None or (expected is not None and count != expected):
+        raise DatasetError(f"its count is {count!r}, the root attributes say {expected}")
+    parts = []
+    for name in ("raw", "target", "clean"):
+        if name in g:
+            arr = g[name]
+            parts.append(f"{name} {tuple(arr.shape)} {arr.dtype}")
+    local = not is_url(path) and Path(path, split).is_dir()
+    size = directory_size(Path(path) / split) if local else 0
+    return f"{split:<12} {count} samples  {'; '.join(parts) or '-'}  {size / 2**20:.1f} MiB"
+
+
 def directory_size(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
@@ -256,20 +276,12 @@ def describe(path) -> str:
         f"seed         {a['seed']}",
     ]
     for split in SPLITS:
-        if split not in root:
-            continue
-        g = root[split]
-        parts = []
-        for name in ("raw", "target", "clean"):
-            if name in g:
-                arr = g[name]
-                parts.append(f"{name} {tuple(arr.shape)} {arr.dtype}")
-        local = not is_url(path) and Path(path, split).is_dir()
-        size = directory_size(Path(path) / split) if local else 0
-        lines.append(
-            f"{split:<12} {g.attrs['count']} samples  {'; '.join(parts) or '-'}  "
-            f"{size / 2**20:.1f} MiB"
-        )
+        try:
+            line = _describe_split(root, path, split, a.get("splits", {}).get(split))
+        except Exception as err:  # a damaged split is reported, not a crash
+            line = f"{split:<12} DAMAGED ({type(err).__name__}: {err}); run cfasim validate {path}"
+        if line:
+            lines.append(line)
     if not is_url(path) and Path(path).is_dir():
         lines.append(f"total        {directory_size(Path(path)) / 2**20:.1f} MiB on disk")
     return "\n".join(lines)

@@ -87,11 +87,10 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-import zarr
 
 from cfasim.cfa import CFAPattern
 from cfasim.dataset import has_isp_params
-from cfasim.errors import ConfigError
+from cfasim.errors import ConfigError, DatasetError
 
 # -- tag numbers (TIFF/EP and DNG 1.4) ----------------------------------------------------------
 PHOTOMETRIC_CFA = 32803
@@ -314,13 +313,13 @@ def parse_indices(text: str, count: int, name: str = "the split") -> range:
 
     Raises
     ------
-    ValueError
+    ConfigError
         For text that is not of that form, a zero step, an empty selection, or indices outside
         ``[0, count)``; the message names ``name`` and its size.
     """
     match = _INDEX_TEXT.match(text) if isinstance(text, str) else None
     if match is None or (":" not in text and not match.group(1)):
-        raise ValueError(
+        raise ConfigError(
             f"bad index text {text!r}: use N, START:STOP or START:STOP:STEP with non-negative "
             "integers (e.g. '3', '0:10', '0:10:2', '5:')"
         )
@@ -329,23 +328,23 @@ def parse_indices(text: str, count: int, name: str = "the split") -> range:
     start = int(start_s) if start_s else 0
     if ":" not in text:
         if start >= count:
-            raise ValueError(f"index {start} is out of range: {size} (valid 0..{count - 1})")
+            raise ConfigError(f"index {start} is out of range: {size} (valid 0..{count - 1})")
         return range(start, start + 1)
     stop = int(stop_s) if stop_s else count
     step = int(step_s) if step_s else 1
     if step == 0:
-        raise ValueError(f"bad index text {text!r}: the step must be positive")
+        raise ConfigError(f"bad index text {text!r}: the step must be positive")
     if stop > count or start >= count:
-        raise ValueError(
+        raise ConfigError(
             f"indices {text!r} are out of range: {size} (valid 0..{count - 1}, stop <= {count})"
         )
     selected = range(start, stop, step)
     if len(selected) == 0:
-        raise ValueError(f"indices {text!r} select no samples ({size})")
+        raise ConfigError(f"indices {text!r} select no samples ({size})")
     return selected
 
 
-def export_dng(dataset_path, split: str, indices, out_dir) -> list[Path]:
+def export_dng(dataset_path, split: str, indices, out_dir, overwrite: bool = False) -> list[Path]:
     """Write samples of a cfasim dataset as DNG files ``{split}-{index:06d}.dng``.
 
     Parameters
@@ -357,7 +356,9 @@ def export_dng(dataset_path, split: str, indices, out_dir) -> list[Path]:
     indices
         Index text for :func:`parse_indices` (``"0:10"``), one ``int``, or an iterable of ints.
     out_dir
-        Output folder, created if missing; existing files of the same name are overwritten.
+        Output folder, created if missing.
+    overwrite
+        Replace existing files of the same names (otherwise they are refused, untouched).
 
     Returns
     -------
@@ -366,11 +367,11 @@ def export_dng(dataset_path, split: str, indices, out_dir) -> list[Path]:
 
     Raises
     ------
-    FileNotFoundError
-        If ``dataset_path`` does not exist.
-    ValueError
-        If it is not a cfasim store, its status is not ``"complete"``, the split is unknown,
-        the indices are bad or out of range, or the tile is larger than 8 x 8.
+    cfasim.errors.DatasetError
+        If it is not a complete cfasim store, holds real pairs, or the split is unknown.
+    cfasim.errors.ConfigError
+        If the indices are bad or out of range, the tile is larger than 8 x 8, ``out_dir`` is
+        a file, or a file to write exists and ``overwrite`` is not set.
 
     Notes
     -----
@@ -378,63 +379,54 @@ def export_dng(dataset_path, split: str, indices, out_dir) -> list[Path]:
     the sample's ``xyz2cam`` as ColorMatrix1, ``1 / wb_gains`` as AsShotNeutral and
     ``log2(digital_gain)`` as BaselineExposure (see the module docstring for what LibRaw reads).
     """
-    path = Path(dataset_path)
-    if not path.exists():
-        raise FileNotFoundError(f"dataset {path} does not exist")
-    try:
-        root = zarr.open_group(str(path), mode="r")
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError) as err:
-        raise ValueError(f"{path} is not a Zarr group: {err}") from None
-    attrs = root.attrs.get("cfasim")
-    if not isinstance(attrs, dict):
-        raise ValueError(f"{path} is a Zarr group but not a cfasim dataset")
-    status = attrs.get("status")
-    if status != "complete":
-        raise ValueError(
-            f"dataset {path} has status {status!r}, not 'complete' (a build that did not finish); "
-            "regenerate it"
+    from cfasim.reader import open_dataset
+
+    ds = open_dataset(dataset_path)  # refuses foreign, unfinished and newer stores
+    if not has_isp_params(ds.config):
+        raise DatasetError(
+            f"dataset {dataset_path} holds real captured pairs: their camera's colour matrix and "
+            "white balance (required DNG tags ColorMatrix1, AsShotNeutral) are unknown"
         )
-    if not has_isp_params(attrs.get("config", {})):
-        raise ValueError(
-            f"dataset {path} holds real captured pairs: their camera's colour matrix and white "
-            "balance (required DNG tags ColorMatrix1, AsShotNeutral) are unknown"
-        )
-    splits = attrs.get("splits", {})
-    if split not in splits:
-        raise ValueError(f"unknown split {split!r}; the dataset has {', '.join(splits)}")
-    count = int(splits[split])
+    sp = ds[split]
+    count = len(sp)
     name = f"split {split!r}"
     if isinstance(indices, str):
         selected = list(parse_indices(indices, count, name))
     else:
         selected = [indices] if isinstance(indices, int | np.integer) else list(indices)
         if not selected:
-            raise ValueError(f"no indices given ({name} has {count} samples)")
+            raise ConfigError(f"no indices given ({name} has {count} samples)")
         for i in selected:
             if not isinstance(i, int | np.integer) or not 0 <= i < count:
-                raise ValueError(
+                raise ConfigError(
                     f"index {i!r} is out of range: {name} has {count} samples "
                     f"(valid 0..{count - 1})"
                 )
-    pattern = CFAPattern.from_dict(attrs["pattern"])
-    check_dng_tile(pattern)  # before making the output folder
-    fmt = attrs["raw_format"]
-    group = root[split]
+    check_dng_tile(ds.pattern)  # before making the output folder
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; export-dng writes into a folder")
+    names = [out / f"{split}-{int(i):06d}.dng" for i in selected]
+    existing = [p for p in names if p.exists()]
+    if existing and not overwrite:
+        raise ConfigError(
+            f"{existing[0]} already exists ({len(existing)} of the {len(names)} files); pass "
+            f"--overwrite to replace them"
+        )
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for i in selected:
-        i = int(i)
-        digital = float(group["digital_gain"][i])
+    for i, name in zip(selected, names, strict=True):
+        sample = sp[int(i)]
+        digital = float(sample["digital_gain"])
         written.append(
             write_dng(
-                out / f"{split}-{i:06d}.dng",
-                np.asarray(group["raw"][i]),
-                pattern,
-                int(fmt["black"]),
-                int(fmt["white"]),
-                np.asarray(group["xyz2cam"][i]),
-                as_shot_neutral(group["wb_gains"][i]),
+                name,
+                sample["raw"],
+                ds.pattern,
+                ds.raw_format.black,
+                ds.raw_format.white,
+                sample["xyz2cam"],
+                as_shot_neutral(sample["wb_gains"]),
                 baseline_exposure=math.log2(digital) if digital > 0 else None,
             )
         )

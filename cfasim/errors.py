@@ -16,6 +16,12 @@ class DatasetError(CfasimError):
     """A path that is not a usable cfasim dataset (missing, foreign, unfinished, damaged)."""
 
 
+class UnknownSplitError(DatasetError, KeyError):
+    """A split name the dataset does not have (a ``KeyError`` too, for ``dataset[split]``)."""
+
+    __str__ = ValueError.__str__  # the message, not KeyError's quoted repr
+
+
 class DatasetLockedError(DatasetError):
     """Another build holds the dataset's lock, or a dead build left a stale one."""
 

@@ -23,6 +23,7 @@ from cfasim.dataset import (
     DatasetError,
     unfinished_message,
 )
+from cfasim.errors import UnknownSplitError
 from cfasim.isp import UnprocessParams
 from cfasim.render import sample_params
 from cfasim.storefs import StoreFS
@@ -214,7 +215,9 @@ class Dataset:
 
     def __getitem__(self, split: str) -> Split:
         if split not in self._splits:
-            raise KeyError(f"no split {split!r}; splits: {', '.join(self.splits)}")
+            raise UnknownSplitError(
+                f"no split {split!r} in {self.url}; splits: {', '.join(self.splits)}"
+            )
         return self._splits[split]
 
     def __len__(self) -> int:

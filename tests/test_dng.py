@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from click.testing import CliRunner
 
 from cfasim import color, dataset
 from cfasim.cfa import PHASES, CFAPattern, get_pattern
+from cfasim.cli import main
 from cfasim.dng import as_shot_neutral, export_dng, parse_indices, write_dng
 from cfasim.render import psnr, render_reference, sample_params
 from pipelines.generate import GenerateConfig, build, plan
@@ -294,9 +296,9 @@ def test_export_errors(rggb_store, tmp_path):
         export_dng(rggb_store, "train", [0, 9], tmp_path)
     with pytest.raises(ValueError, match="bad index text"):
         export_dng(rggb_store, "train", "a:b", tmp_path)
-    with pytest.raises(ValueError, match="unknown split"):
+    with pytest.raises(ValueError, match=r"no split .bogus."):
         export_dng(rggb_store, "bogus", "0", tmp_path)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="does not exist"):
         export_dng(tmp_path / "missing.zarr", "train", "0", tmp_path)
     zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
     with pytest.raises(ValueError, match="not a cfasim dataset"):
@@ -304,11 +306,27 @@ def test_export_errors(rggb_store, tmp_path):
     assert not list(tmp_path.glob("*.dng"))
 
 
+def test_export_never_replaces_files_without_overwrite(rggb_store, tmp_path):
+    out = tmp_path / "dngs"
+    out.mkdir()
+    (out / "train-000001.dng").write_bytes(b"someone else's file")
+    with pytest.raises(ValueError, match=r"train-000001\.dng already exists .* --overwrite"):
+        export_dng(rggb_store, "train", "0:2", out)
+    assert (out / "train-000001.dng").read_bytes() == b"someone else's file"
+    assert not (out / "train-000000.dng").exists()
+    assert len(export_dng(rggb_store, "train", "0:2", out, overwrite=True)) == 2
+    (tmp_path / "afile").write_bytes(b"x")
+    args = ["export-dng", str(rggb_store), str(tmp_path / "afile"), "--split", "train"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "is a file" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_export_refuses_incomplete_store(rggb_store, tmp_path):
     copy = tmp_path / "copy.zarr"
     shutil.copytree(rggb_store, copy)
     dataset.set_status(zarr.open_group(str(copy), mode="r+"), "building")
-    with pytest.raises(ValueError, match="status 'building'"):
+    with pytest.raises(ValueError, match=r"status .building.*--resume"):
         export_dng(copy, "train", "0", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
