@@ -1,6 +1,8 @@
 """cfasim: simulated camera RAW for Bayer and non-Bayer colour filter arrays."""
 
 __version__ = "0.1.0"
+DISTRIBUTION = "cfasim-isp"
+"""The name to ``pip install`` (``cfasim`` on PyPI is an unrelated project)."""
 
 
 def open_dataset(path_or_url, storage_options=None):

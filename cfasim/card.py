@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cfasim import dataset
+from cfasim import DISTRIBUTION, dataset
 
 CROISSANT_SPEC = "http://mlcommons.org/croissant/1.1"
 CC0_URL = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -708,7 +708,7 @@ def render_readme(
         "## How to regenerate",
         "",
         "```bash",
-        f"pip install cfasim=={version}",
+        f"pip install {DISTRIBUTION}=={version}",
         command,
         "```",
         "",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cfasim import __version__
+from cfasim import DISTRIBUTION, __version__
 from cfasim.errors import CfasimError
 from cfasim.storefs import is_url
 
@@ -616,8 +616,8 @@ def _require_torch(command: str):
         import torch  # noqa: F401
     except ImportError:
         raise click.ClickException(
-            f"cfasim {command} needs PyTorch: pip install 'cfasim[train]' "
-            "(on a CPU-only machine: pip install torch==2.13.0 first)"
+            f"cfasim {command} needs PyTorch: pip install '{DISTRIBUTION}[train]' (on a CPU-only "
+            "machine first: pip install torch --index-url https://download.pytorch.org/whl/cpu)"
         ) from None
 
 
