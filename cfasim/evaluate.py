@@ -49,6 +49,7 @@ from cfasim import baselines as B
 from cfasim import metrics as M
 from cfasim.cfa import CFAPattern
 from cfasim.color import srgb_encode
+from cfasim.errors import CheckpointError
 from cfasim.isp import UnprocessParams, process
 from cfasim.render import normalize_raw, upscale
 
@@ -214,10 +215,10 @@ class _CheckpointRunner:
 
         self.torch = torch
         self.path = path
-        ckpt = load_checkpoint(path, map_location="cpu")
+        ckpt = load_checkpoint(path, map_location="cpu")  # weights_only; CheckpointError
         if ckpt["adapter"].get("input", "mosaic") != "mosaic":
-            raise ValueError(f"{path} is a clean-image teacher; it cannot process RAW mosaics")
-        self.model, self.adapter = model_from_checkpoint(ckpt)
+            raise CheckpointError(f"{path} is a clean-image teacher; it cannot process RAW mosaics")
+        self.model, self.adapter = model_from_checkpoint(ckpt, path)
         if self.adapter.pattern != pattern:
             raise ValueError(
                 f"{path} was trained on {self.adapter.pattern.name}; the dataset is {pattern.name}"

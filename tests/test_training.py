@@ -12,10 +12,18 @@ torch = pytest.importorskip("torch")
 from click.testing import CliRunner  # noqa: E402
 
 from cfasim.cli import main  # noqa: E402
+from cfasim.errors import ConfigError  # noqa: E402
 from pipelines.generate import GenerateConfig, build, plan  # noqa: E402
+from training import trainer as trainer_module  # noqa: E402
 from training.config import load_config, parse_override  # noqa: E402
 from training.distill import Stage  # noqa: E402
-from training.trainer import Trainer, load_checkpoint, train  # noqa: E402
+from training.trainer import (  # noqa: E402
+    Trainer,
+    configure_threads,
+    default_thread_count,
+    load_checkpoint,
+    train,
+)
 
 TINY = {"widths": [4, 8]}  # a 2-scale LW-ISP: fast enough for tests
 
@@ -71,7 +79,7 @@ def test_config_overrides_and_errors(tmp_path):
     bad.write_text("[model\nname=")
     with pytest.raises(ValueError, match="not valid TOML"):
         load_config(bad, data__dataset="d.zarr")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ConfigError, match=r"missing\.toml does not exist"):
         load_config(tmp_path / "missing.toml")
 
 
@@ -272,11 +280,66 @@ def test_cli_train_export_and_process_raw(store, tmp_path):
         expected = model(inp["packed"], inp["mosaic"])
     ts = torch.jit.load(str(export_model(out / "model.pt", tmp_path / "ts", "torchscript", 48)))
     torch.testing.assert_close(ts(raw), expected)
+
+
+def test_onnx_export_runs_at_any_valid_size(store, tmp_path, monkeypatch):
+    """One ONNX export (through the CLI) runs at other batch sizes and mosaic sizes (multiples
+    of 12 for this Nona model) with the PyTorch model's outputs, and writes only into OUT."""
     ort = pytest.importorskip("onnxruntime")
-    onnx_path = export_model(out / "model.pt", tmp_path / "onnx", "onnx", 48)
-    sess = ort.InferenceSession(str(onnx_path))
-    got = sess.run(None, {"raw": raw.numpy()})[0]
-    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+    from training.export import example_raw, model_from_checkpoint
+
+    trainer = train(config(store, tmp_path / "run", "train.steps=1"), log=lambda *a: None)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    ckpt = tmp_path / "run" / "model.pt"
+    result = CliRunner().invoke(main, ["export", str(ckpt), "onnx", "--format", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in cwd.iterdir()} == {"onnx"}  # nothing beside the out folder
+    written = {p.name for p in (cwd / "onnx").iterdir()}
+    assert "model.onnx" in written and written <= {"model.onnx", "model.onnx.data"}
+    model, adapter = model_from_checkpoint(load_checkpoint(ckpt))
+    assert adapter.required_multiple(model.input_multiple) == (12, 12)
+    sess = ort.InferenceSession(str(cwd / "onnx" / "model.onnx"))
+    assert all(isinstance(d, str) for d in sess.get_inputs()[0].shape)  # batch, height, width
+    for n, h, w in ((1, 36, 60), (3, 72, 24)):
+        raw = example_raw(adapter, h, batch=n, width=w) + 300 * torch.rand(n, h, w)
+        with torch.no_grad():
+            inp = adapter(raw)
+            expected = model(inp["packed"], inp["mosaic"]).numpy()
+        got = sess.run(None, {"raw": raw.numpy()})[0]
+        assert got.shape == (n, 3, h, w) == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert trainer.step == 1
+
+
+def test_default_thread_count():
+    assert default_thread_count(cpus=2, load=0.0, data_workers=0) == 2
+    assert default_thread_count(cpus=2, load=1.0, data_workers=0) == 1  # one core busy
+    assert default_thread_count(cpus=2, load=0.4, data_workers=1) == 1
+    assert default_thread_count(cpus=2, load=6.0, data_workers=4) == 1  # at least 1
+    assert default_thread_count(cpus=16, load=3.4, data_workers=2) == 11
+    assert default_thread_count(cpus=16, load=1.6, data_workers=2) == 12
+    assert default_thread_count(cpus=16, load=0.0, data_workers=1, processes=2) == 7
+
+
+def test_configure_threads_reads_the_machine_and_says_so(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setattr(trainer_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(trainer_module.os, "getloadavg", lambda: (1.0, 0.5, 0.2), raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    cfg = {"train": {"threads": None}, "data": {"num_workers": 0}}
+    messages = []
+    try:
+        assert configure_threads(cfg, messages.append) == 1 == torch.get_num_threads()
+        assert messages == [
+            "torch threads: 1 (2 CPUs, load 1.0, 0 data workers; set train.threads to choose)"
+        ]
+        cfg["train"]["threads"] = 2
+        assert configure_threads(cfg, messages.append) == 2 == torch.get_num_threads()
+        assert messages[-1] == "torch threads: 2 (train.threads)"
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_ddp_two_processes_gloo_matches_single_process(store, tmp_path):

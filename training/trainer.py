@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
+import warnings
+import zipfile
+from collections import OrderedDict
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -16,6 +20,7 @@ import torch.nn.functional as F
 import zarr
 
 from cfasim.dataset import has_isp_params
+from cfasim.errors import CheckpointError
 from cfasim.render import render_reference, sample_params
 from training.cfa_adapter import CFAAdapter, clean_to_s2d
 from training.data import CFADataset, ShardAwareSampler
@@ -64,31 +69,180 @@ def model_with_inputs(spec: dict, in_channels: int):
     return model, {"name": spec["name"], "args": args}
 
 
+CHECKPOINT_KEYS = ("model_spec", "model", "adapter")
+"""Keys every cfasim checkpoint has (the model and its CFA adapter); see :meth:`Trainer.state`."""
+RESUME_KEYS = ("optimizer", "scheduler", "scaler", "step", "epoch", "batch_in_epoch", "rng")
+"""The further keys ``--resume`` needs."""
+
+
 def load_checkpoint(path, map_location="cpu") -> dict:
+    """A cfasim checkpoint, read with ``torch.load(weights_only=True)``: tensors and plain data
+    only, so a crafted file can never run code while it is read.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming the file and what is wrong with it: missing, not a file, refused
+        (it pickles code or objects), not a torch file (empty, text, truncated, damaged, a
+        foreign zip), or a torch file that is not a cfasim checkpoint.
+    """
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a cfasim training checkpoint")
+        raise CheckpointError(f"checkpoint {path} is not a file")
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": refused anyway
+            warnings.simplefilter("ignore", UserWarning)
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for unreadable files; all mean "bad file"
+        raise CheckpointError(load_failure_message(path, err)) from err
+    check_checkpoint_content(path, ckpt)
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict):
-    """(model in eval mode, adapter) of a checkpoint."""
+def load_failure_message(path: Path, err: Exception) -> str:
+    """One line saying why ``torch.load(path, weights_only=True)`` failed with ``err``."""
+    refused = re.search(r"GLOBAL ([\w.]+)", str(err))
+    if refused:
+        return (
+            f"refused to load checkpoint {path}: it would import {refused.group(1)} (pickled "
+            "code or objects); a cfasim checkpoint holds only tensors and plain data"
+        )
+    kind = file_kind(path)
+    if kind.startswith("a zip archive"):  # torch's reason says which part it could not read
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        kind += f" ({lines[0][:120]})" if lines else ""
+    return f"checkpoint {path} is not a torch checkpoint file: {kind}"
+
+
+def file_kind(path: Path) -> str:
+    """A few words on what a file that torch cannot load looks like."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"PK\x03\x04"):
+        if zipfile.is_zipfile(path):
+            return "a zip archive that torch cannot read as a checkpoint"
+        return "a truncated or damaged zip archive"
+    if head.startswith(b"\x80"):
+        return "pickle data that is truncated, damaged or not from torch.save"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+    return "a text file" if b"\0" not in head else "unrecognised binary data"
+
+
+def check_checkpoint_content(path: Path, ckpt) -> None:
+    """Refuse loaded data that is not a cfasim checkpoint of :data:`CHECKPOINT_FORMAT`."""
+    if not isinstance(ckpt, dict) or "format" not in ckpt:
+        what = type(ckpt).__name__ if not isinstance(ckpt, dict) else "dict without 'format'"
+        raise CheckpointError(f"{path} is not a cfasim training checkpoint (a torch {what})")
+    if ckpt["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} is a cfasim checkpoint of format {ckpt['format']!r}; this version reads "
+            f"format {CHECKPOINT_FORMAT}"
+        )
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt.get(k), dict)]
+    if missing:
+        raise CheckpointError(f"{path} is a damaged cfasim checkpoint: no {', '.join(missing)}")
+
+
+def check_plain(value, where: str = "checkpoint") -> None:
+    """Raise TypeError (a bug) unless ``value`` is plain data that ``torch.load(...,
+    weights_only=True)`` reads back: dict / OrderedDict / list / tuple of None, bool, int,
+    float, str and tensors. Types are compared exactly: numpy scalars (``np.float64`` is a
+    float subclass), paths and other objects are refused."""
+    if value is None or type(value) in _PLAIN_SCALARS or isinstance(value, torch.Tensor):
+        return
+    if type(value) in (dict, OrderedDict):
+        for key, item in value.items():
+            check_plain(key, f"{where} key {key!r}")
+            check_plain(item, f"{where}[{key!r}]")
+        return
+    if type(value) in (list, tuple, torch.Size):
+        for i, item in enumerate(value):
+            check_plain(item, f"{where}[{i}]")
+        return
+    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, not plain")
+
+
+_PLAIN_SCALARS = (bool, int, float, str)
+
+
+def model_from_checkpoint(ckpt: dict, source="checkpoint"):
+    """(model in eval mode, adapter) of a loaded checkpoint; ``source`` (its path) names it in
+    the CheckpointError raised when the stored spec, weights or adapter do not fit together."""
     from cfasim.cfa import CFAPattern
 
-    model = build_model(ckpt["model_spec"])
-    model.load_state_dict(ckpt["model"])
+    try:
+        model = build_model(ckpt["model_spec"])
+        model.load_state_dict(ckpt["model"])
+        a = ckpt["adapter"]
+        adapter = CFAAdapter(
+            CFAPattern.from_dict(a["pattern"]),
+            packing=a["packing"],
+            with_mask=a["with_mask"],
+            normalize=tuple(a["normalize"]),
+        )
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{source} is a damaged cfasim checkpoint: {one_line(err)}") from err
     model.eval()
-    a = ckpt["adapter"]
-    adapter = CFAAdapter(
-        CFAPattern.from_dict(a["pattern"]),
-        packing=a["packing"],
-        with_mask=a["with_mask"],
-        normalize=tuple(a["normalize"]),
-    )
     return model, adapter
+
+
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line (its lines joined by "; "), at most ``limit`` long."""
+    text = "; ".join(ln.strip() for ln in str(err).splitlines() if ln.strip())
+    text = text.replace(":; ", ": ") or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def one_minute_load() -> float:
+    """The 1-minute load average (0 where the OS has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def default_thread_count(cpus: int, load: float, data_workers: int, processes: int = 1) -> int:
+    """Torch threads per training process when ``train.threads`` is unset: the CPUs left after
+    the data-loader workers of every process and the cores already busy (the load, rounded),
+    shared among the ``processes`` on this machine; at least 1. More threads than free cores
+    makes every step wait for the slowest thread (a busy core slowed 2 threads 4-30x)."""
+    free = cpus - processes * data_workers - round(load)
+    return max(1, free // max(1, processes))
+
+
+def configure_threads(cfg: dict, log) -> int:
+    """Set torch's intra-op threads from ``train.threads`` or :func:`default_thread_count`,
+    and log the choice."""
+    chosen = cfg["train"].get("threads")
+    if chosen:
+        torch.set_num_threads(int(chosen))
+        log(f"torch threads: {int(chosen)} (train.threads)")
+        return int(chosen)
+    cpus, load = available_cpus(), one_minute_load()
+    workers = int(cfg["data"]["num_workers"])
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    threads = default_thread_count(cpus, load, workers, processes)
+    torch.set_num_threads(threads)
+    per = f", {processes} processes" if processes > 1 else ""
+    log(
+        f"torch threads: {threads} ({cpus} CPUs, load {load:.1f}, {workers} data workers{per}; "
+        "set train.threads to choose)"
+    )
+    return threads
 
 
 def default_stages(mode: str, steps: int) -> list[Stage]:
@@ -122,8 +276,7 @@ class Trainer:
         self.rank, self.world, local = dist_info()
         self.log = log if self.rank == 0 else (lambda *a, **k: None)
         tcfg, dcfg = cfg["train"], cfg["data"]
-        if tcfg.get("threads"):
-            torch.set_num_threads(int(tcfg["threads"]))
+        self.threads = configure_threads(cfg, self.log)
         self.device = resolve_device(tcfg["device"], local)
         if self.world > 1 and not torch.distributed.is_initialized():
             backend = "nccl" if self.device.type == "cuda" else "gloo"
@@ -162,7 +315,10 @@ class Trainer:
             self.model.level = int(tcfg["level"])
         if tcfg.get("init"):  # warm start, e.g. PyNET level L from the level L+1 run
             state = load_checkpoint(tcfg["init"], map_location=self.device)["model"]
-            missing, unexpected = self.model.load_state_dict(state, strict=False)
+            try:
+                missing, unexpected = self.model.load_state_dict(state, strict=False)
+            except RuntimeError as err:  # same names, other shapes
+                raise CheckpointError(f"train.init {tcfg['init']}: {one_line(err)}") from None
             self.log(
                 f"initialised from {tcfg['init']} ({len(missing)} missing, "
                 f"{len(unexpected)} unexpected keys)"
@@ -246,7 +402,7 @@ class Trainer:
     def _build_distiller(self, mode: str) -> None:
         dcfg = self.cfg["distill"]
         ckpt = load_checkpoint(dcfg["teacher"], map_location=self.device)
-        teacher, self.teacher_adapter = model_from_checkpoint(ckpt)
+        teacher, self.teacher_adapter = model_from_checkpoint(ckpt, dcfg["teacher"])
         if self.teacher_adapter.pattern != self.adapter.pattern:
             raise ValueError(
                 f"teacher {dcfg['teacher']} was trained on {self.teacher_adapter.pattern.name}, "
@@ -309,14 +465,22 @@ class Trainer:
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        torch.save(self.state(), tmp)
+        state = self.state()
+        check_plain(state)  # so that it loads with weights_only=True
+        torch.save(state, tmp)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written checkpoint
         return path
 
     def resume(self, path: Path | None = None) -> None:
-        ckpt = load_checkpoint(path or self.out / "checkpoint.pt", map_location=self.device)
+        path = path or self.out / "checkpoint.pt"
+        ckpt = load_checkpoint(path, map_location=self.device)
+        missing = [k for k in RESUME_KEYS if k not in ckpt]
+        if missing:
+            raise CheckpointError(f"{path} cannot be resumed: no {', '.join(missing)}")
         if ckpt["model_spec"] != self.model_spec:
-            raise ValueError(f"checkpoint model {ckpt['model_spec']} != config {self.model_spec}")
+            raise CheckpointError(
+                f"{path} holds model {ckpt['model_spec']}; the config asks for {self.model_spec}"
+            )
         self.model.load_state_dict(ckpt["model"])
         if self.distiller is not None and ckpt["distill_adapters"] is not None:
             self.distiller.adapters.load_state_dict(ckpt["distill_adapters"])
