@@ -5,8 +5,9 @@
 Builds the same nona dataset with and without the crc32c codec (stores without it are what
 cfasim wrote before the codec was added, and still open), interleaving the two so that a noisy
 machine slows both alike, then reads both: every sample through ``cfasim.open_dataset``, and
-random 252x252 training crops (the nona period divides 252) through ``training.data.CFADataset`` (needs torch; skipped
-without it). Prints medians and the ratio with/without checksums, measured in this process.
+random 252x252 training crops (252: a multiple of the nona period) through
+``training.data.CFADataset`` (needs torch; skipped without it). Prints medians and the ratio
+with/without checksums, measured in this process.
 """
 
 import argparse

@@ -100,3 +100,17 @@ def test_stores_written_without_checksums_still_open(tmp_path, monkeypatch):
     a, b = open_dataset(old)["train"][3], open_dataset(new)["train"][3]
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_the_training_loader_names_a_damaged_sample(store):
+    pytest.importorskip("torch")
+    from training.data import CFADataset
+
+    sample = flip_byte_of_sample(store)
+    ds = CFADataset(store, split="train", crop=12)
+    assert ds[sample - 1]["raw"].shape == (12, 12)
+    with pytest.raises(DatasetError, match=f"train/raw sample {sample} is damaged .*{SHARD}"):
+        ds[sample]
+    (store / "train" / "raw" / "c" / "2" / "0" / "0").write_bytes(b"")
+    with pytest.raises(DatasetError, match="truncated"):
+        CFADataset(store, split="train", crop=12)[9]

@@ -64,4 +64,4 @@ def test_store_bytes_match_the_golden_checksums(kind, tmp_path, monkeypatch):
         golden.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
     want = json.loads(golden.read_text())
     changed = sorted(rel for rel in set(got) | set(want) if got.get(rel) != want.get(rel))
-    assert not changed, f"{kind}: {len(changed)} file(s) differ from the golden store: {changed[:8]}"
+    assert not changed, f"{kind}: {len(changed)} file(s) differ from the golden: {changed[:8]}"

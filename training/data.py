@@ -334,9 +334,17 @@ class CFADataset(Dataset):
         """(raw, target, clean) zarr arrays, opened once per process."""
         pid = os.getpid()
         if self._handles is None or self._handles[0] != pid:
+            from cfasim.reader import CheckedArray
+            from cfasim.storefs import StoreFS
+
             g = self._open_root()[self.split]
-            clean = g["clean"] if self.with_clean else None
-            self._handles = (pid, g["raw"], g["target"], clean)
+            fs = StoreFS(self.path) if self.storage_options is None else None
+
+            def checked(name):  # damaged, truncated or missing shards fail loudly, named
+                return CheckedArray(g[name], self.path, f"{self.split}/{name}", fs)
+
+            clean = checked("clean") if self.with_clean else None
+            self._handles = (pid, checked("raw"), checked("target"), clean)
         return self._handles[1:]
 
     def __getitem__(self, index) -> dict:
