@@ -258,7 +258,12 @@ def describe(path) -> str:
     pat = a["pattern"]
     lines = [
         f"dataset      {path}",
-        f"status       {a['status']}" + ("" if a["status"] == "complete" else "  (INCOMPLETE)"),
+        f"status       {a['status']}"
+        + (
+            ""
+            if a["status"] == "complete"
+            else f"  (INCOMPLETE: {unfinished_message(path, a['status'])})"
+        ),
         f"format       cfasim format {a['format_version']} (written by cfasim {a['version']})",
         f"pattern      {pat['name']}  tile {pat['tile_text']}  period "
         f"{pat['period'][0]}x{pat['period'][1]}",

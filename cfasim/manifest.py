@@ -382,7 +382,7 @@ def validate(path, *, decode: bool = True, checksums: bool = True) -> Validation
         f"{dataset.FORMAT_VERSION})",
     )
     status = attrs.get("status")
-    c.check(status == "complete", f"zarr.json: status is {status!r}, not 'complete'")
+    c.check(status == "complete", f"zarr.json: {dataset.unfinished_message(root, status)}")
     c.check("consolidated_metadata" in doc, "zarr.json: no consolidated metadata")
 
     found = scan_store(root)

@@ -147,7 +147,7 @@ def test_incomplete_or_unknown_store_is_rejected(copy, tmp_path):
     meta["attributes"]["cfasim"]["format_version"] = 99
     (copy / "zarr.json").write_text(json.dumps(meta))
     problems = "\n".join(manifest.validate(copy).problems)
-    assert "status is 'building'" in problems
+    assert "unfinished build (status 'building')" in problems
     assert "unknown format_version 99" in problems
     assert "zarr.json: sha256 mismatch" in problems or "zarr.json: size" in problems
     empty = tmp_path / "empty"

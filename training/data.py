@@ -39,7 +39,7 @@ import zarr
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cfasim.cfa import CFAPattern
-from cfasim.dataset import ATTRS_KEY, FORMAT_VERSION, DatasetError
+from cfasim.dataset import ATTRS_KEY, FORMAT_VERSION, DatasetError, unfinished_message
 
 
 class Dihedral(NamedTuple):
@@ -182,10 +182,7 @@ class CFADataset(Dataset):
             raise DatasetError(f"{self.path} is a Zarr group but not a cfasim dataset")
         status = attrs.get("status")
         if status != "complete":
-            raise DatasetError(
-                f"{self.path} has status {status!r}, not 'complete': the build did not finish; "
-                f"re-generate it with --overwrite"
-            )
+            raise DatasetError(unfinished_message(self.path, status))
         version = attrs.get("format_version")
         if version != FORMAT_VERSION:
             raise DatasetError(
