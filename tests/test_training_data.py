@@ -234,9 +234,7 @@ def test_dataset_refuses_bad_stores(stores, tmp_path):
     broken = tmp_path / "broken.zarr"
     shutil.copytree(stores["bayer"], broken)
     cfads.set_status(zarr.open_group(str(broken), mode="r+"), "building")
-    with pytest.raises(
-        ValueError, match=r"broken\.zarr is an unfinished build \(status 'building'\)"
-    ):
+    with pytest.raises(ValueError, match=r"broken\.zarr is an unfinished build"):
         CFADataset(broken)
     no_clean = coord_store(tmp_path / "noclean.zarr", "bayer", scale=1, clean=False)
     with pytest.raises(ValueError, match=r"no array 'clean' \(generate with --clean\)"):
