@@ -6,7 +6,7 @@ Builds the same nona dataset with and without the crc32c codec (stores without i
 cfasim wrote before the codec was added, and still open), interleaving the two so that a noisy
 machine slows both alike, then reads both: every sample through ``cfasim.open_dataset``, and
 random 252x252 training crops (252: a multiple of the nona period) through
-``training.data.CFADataset`` (needs torch; skipped without it). Prints medians and the ratio
+``cfasim.train.data.CFADataset`` (needs torch; skipped without it). Prints medians and the ratio
 with/without checksums, measured in this process.
 """
 
@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cfasim import dataset, open_dataset
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim import open_dataset
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.store import schema as dataset
 
 
 def without_crc(kind):
@@ -51,7 +52,7 @@ def read_all(path):
 
 
 def crops(path, n, crop):
-    from training.data import CFADataset
+    from cfasim.train.data import CFADataset
 
     ds = CFADataset(str(path), split="train", crop=crop, augment=True, seed=0)
     rng = random.Random(0)

@@ -23,12 +23,12 @@ import imagecodecs
 import numpy as np
 import skimage.data
 
-from cfasim import baselines
 from cfasim.cfa import get_pattern
-from cfasim.evaluate import evaluate
-from cfasim.metrics import psnr
-from cfasim.reader import open_dataset
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.data.reader import open_dataset
+from cfasim.eval import baselines
+from cfasim.eval.engine import evaluate
+from cfasim.eval.metrics import psnr
+from cfasim.pipeline.generate import GenerateConfig, build, plan
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 METHODS = ("bilinear", "malvar", "menon")

@@ -16,13 +16,13 @@ import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from reference_chain import raw_reference
 from timing import median_seconds
 
 from cfasim.cfa import get_pattern
-from cfasim.isp import UnprocessParams
-from cfasim.noise import NoiseLevels
-from cfasim.simulate import RawFormat, simulate_raw
+from cfasim.isp.steps import UnprocessParams
+from cfasim.sim.noise import NoiseLevels
+from cfasim.sim.simulate import RawFormat, simulate_raw
+from cfasim.testing.reference_chain import raw_reference
 
 
 def main():

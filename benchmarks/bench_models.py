@@ -16,7 +16,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from training.models import build_model, count_parameters
+from cfasim.train.models import build_model, count_parameters
 
 MODELS = ["pynet", "pynet_qxq", "lwisp", "lwisp_teacher", "lwisp_clean_teacher"]
 

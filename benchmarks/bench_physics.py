@@ -24,12 +24,12 @@ import numba
 import numpy as np
 from timing import median_seconds
 
-from cfasim import physics_noise as pn
 from cfasim.cfa import get_pattern
-from cfasim.isp import UnprocessParams
-from cfasim.noise import NoiseLevels
-from cfasim.sensor_profile import load_profile
-from cfasim.simulate import RawFormat, simulate_raw
+from cfasim.isp.steps import UnprocessParams
+from cfasim.sensor import physics as pn
+from cfasim.sensor.profile import load_profile
+from cfasim.sim.noise import NoiseLevels
+from cfasim.sim.simulate import RawFormat, simulate_raw
 
 
 def cpu_name() -> str:

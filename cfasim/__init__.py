@@ -6,7 +6,7 @@ DISTRIBUTION = "cfasim-isp"
 
 
 def open_dataset(path_or_url, storage_options=None):
-    """Open a cfasim dataset read-only (see :func:`cfasim.reader.open_dataset`)."""
-    from cfasim.reader import open_dataset as _open
+    """Open a cfasim dataset read-only (see :func:`cfasim.data.reader.open_dataset`)."""
+    from cfasim.data.reader import open_dataset as _open
 
     return _open(path_or_url, storage_options)

@@ -8,7 +8,7 @@ the built-ins Bayer, Quad, Nona, QxQ are b = 1, 2, 3, 4, and any other block siz
 
 Every tile must fit :data:`MAX_PERIOD` rows and columns (block sizes up to :data:`MAX_BLOCK`);
 larger ones raise :class:`cfasim.errors.ConfigError` when the pattern is made. DNG export has
-its own, lower limit (:data:`cfasim.dng.MAX_CFA_PATTERN`).
+its own, lower limit (:data:`cfasim.data.dng.MAX_CFA_PATTERN`).
 
 Mosaics are NumPy arrays whose last two axes are (y, x); leading axes (batch) are allowed.
 """

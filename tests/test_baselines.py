@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import skimage.data
 
-from cfasim import baselines as B
 from cfasim.cfa import CFAPattern, get_pattern
-from cfasim.color import srgb_decode
-from cfasim.render import psnr
+from cfasim.eval import baselines as B
+from cfasim.isp.color import srgb_decode
+from cfasim.isp.render import psnr
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 import cfasim
-from cfasim import baselines as B
 from cfasim.cfa import MAX_BLOCK, MAX_PERIOD, CFAPattern, get_pattern, tile_text
 from cfasim.cli import main
 from cfasim.errors import ConfigError
+from cfasim.eval import baselines as B
 
 BLOCK5_TEXT = tile_text(np.kron([[0, 1], [1, 2]], np.ones((5, 5), int)))
 """The 10x10 tile text of 5x5 blocks (phase rggb), as a user would type it."""
@@ -117,7 +117,7 @@ def test_generate_beyond_the_limit_is_a_usage_error(tmp_path, spec, message):
 )
 def test_adapter_packs_large_tiles_like_numpy(spec, packing):
     torch = pytest.importorskip("torch")
-    from training.cfa_adapter import CFAAdapter
+    from cfasim.train.cfa_adapter import CFAAdapter
 
     pattern = get_pattern(spec)
     raw = np.random.default_rng(2).integers(0, 1024, (2, 20, 40), dtype=np.uint16)
@@ -134,8 +134,8 @@ def test_adapter_packs_large_tiles_like_numpy(spec, packing):
 
 def train_two_steps(store, out, *overrides):
     """A 2-step training of a tiny LW-ISP (widths 4, 8) on 20x20 crops; returns the trainer."""
-    from training.config import load_config
-    from training.trainer import train
+    from cfasim.train.config import load_config
+    from cfasim.train.trainer import train
 
     base = ["model.args={ widths = [4, 8] }", "data.crop=20", "data.batch_size=2"]
     base += ["data.val_samples=2", "train.steps=2", "train.log_every=1", "train.val_every=2"]
@@ -150,7 +150,7 @@ def training_records(out):
 
 def test_two_step_training_on_block5_planes(block5_store, tmp_path):
     pytest.importorskip("torch")
-    from training.trainer import load_checkpoint
+    from cfasim.train.trainer import load_checkpoint
 
     out = tmp_path / "run"
     trainer = train_two_steps(block5_store, out)
@@ -197,7 +197,7 @@ def test_evaluate_block_baselines_and_a_model_on_block5(block5_store, tmp_path):
     """binning and remosaic_malvar apply to block 5 (with KLD from the clean signal); a model
     trained on block 5 is evaluated on it too."""
     pytest.importorskip("torch")
-    from cfasim.evaluate import evaluate
+    from cfasim.eval.engine import evaluate
 
     assert B.applicable(get_pattern("block5")) == ("binning", "remosaic_malvar", "tent")
     train_two_steps(block5_store, tmp_path / "tiny")
@@ -216,7 +216,7 @@ def test_evaluate_block_baselines_and_a_model_on_block5(block5_store, tmp_path):
 
 
 def test_evaluate_tent_on_random_tile(random10_store):
-    from cfasim.evaluate import evaluate
+    from cfasim.eval.engine import evaluate
 
     report = evaluate(random10_store, baselines="all", crop_size=20, figure_crops=0)
     assert list(report.methods) == ["tent"]
@@ -249,7 +249,7 @@ def test_binning_of_large_blocks_keeps_flat_colour(block):
 
 
 def test_dng_refuses_block5_with_its_own_limit(block5_store, tmp_path):
-    from cfasim.dng import export_dng
+    from cfasim.data.dng import export_dng
 
     with pytest.raises(ConfigError, match=r"CFA tile 10x10 of 'block5:rggb' is larger than DNG"):
         export_dng(block5_store, "test", ":", tmp_path / "dng")

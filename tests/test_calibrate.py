@@ -1,4 +1,4 @@
-"""Photon-transfer calibration (cfasim.calibrate): parameters recovered from synthetic frames.
+"""Photon-transfer calibration (cfasim.sensor.calibrate): parameters from synthetic frames.
 
 The frames come from a small NumPy synthesiser written here, independent of cfasim's noise code,
 following the model of the module docstring: electrons ``min(Poisson(mu * (1 + prnu * n_p) +
@@ -36,8 +36,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from cfasim import sensor_profile
-from cfasim.calibrate import (
+from cfasim.sensor import profile as sensor_profile
+from cfasim.sensor.calibrate import (
     Calibration,
     CalibrationError,
     calibrate,
@@ -45,7 +45,7 @@ from cfasim.calibrate import (
     exposure_time_from_name,
     level_statistics,
 )
-from cfasim.sensor_profile import SensorProfile, load_profile
+from cfasim.sensor.profile import SensorProfile, load_profile
 
 pytest.importorskip("rawpy")
 
@@ -304,7 +304,7 @@ def test_flats_without_linear_range_are_refused(frames):
 
 
 def write_bayer_dng(path, raw, black_tile, exposure_time=None):
-    """A Bayer RGGB DNG as cfasim.dng.write_dng writes it, plus a 2 x 2 BlackLevel and an
+    """A Bayer RGGB DNG as cfasim.data.dng.write_dng writes it, plus a 2 x 2 BlackLevel and an
     optional ExposureTime (33434) in IFD0, which write_dng cannot take."""
     tags = [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion

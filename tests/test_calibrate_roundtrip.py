@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cfasim.calibrate import calibrate
 from cfasim.cfa import get_pattern
-from cfasim.physics_noise import simulate_sensor
-from cfasim.sensor_profile import SensorProfile
+from cfasim.sensor.calibrate import calibrate
+from cfasim.sensor.physics import simulate_sensor
+from cfasim.sensor.profile import SensorProfile
 
 TRUE = SensorProfile(
     name="known",

@@ -9,8 +9,10 @@ import imagecodecs
 import numpy as np
 import pytest
 
-from cfasim import card, dataset, manifest
-from pipelines.generate import GenerateConfig, build, config_dict, create_store, plan
+from cfasim.pipeline.generate import GenerateConfig, build, config_dict, create_store, plan
+from cfasim.store import card
+from cfasim.store import checksums as manifest
+from cfasim.store import schema as dataset
 
 # rdflib (used by mlcroissant) warns about its own deprecated API
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")

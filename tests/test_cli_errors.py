@@ -7,9 +7,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from cfasim import dataset
 from cfasim.cli import main
-from pipelines.generate import GenerateConfig, create_store, plan
+from cfasim.pipeline.generate import GenerateConfig, create_store, plan
+from cfasim.store import schema as dataset
 
 ADVICE = "continue it by running the same cfasim generate command with --resume"
 
@@ -61,7 +61,7 @@ def test_info_and_validate_say_the_same(unfinished):
 
 def test_the_training_dataset_says_the_same(unfinished):
     pytest.importorskip("torch")
-    from training.data import CFADataset
+    from cfasim.train.data import CFADataset
 
     with pytest.raises(dataset.DatasetError, match=ADVICE):
         CFADataset(unfinished)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from colour.algebra import smoothstep_function
 
-from cfasim import color
+from cfasim.isp import color
 
 V = np.linspace(0.0, 1.0, 10001)
 

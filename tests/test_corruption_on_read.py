@@ -10,9 +10,10 @@ import pytest
 import xarray as xr
 import zarr
 
-from cfasim import dataset, open_dataset
+from cfasim import open_dataset
 from cfasim.errors import DatasetError
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.store import schema as dataset
 
 CFG = GenerateConfig(pattern="nona", count=12, patch=24, seed=2, shard_samples=4, clean=True)
 SHARD = "train/raw/c/1/0/0"  # samples 4..7 of train
@@ -104,7 +105,7 @@ def test_stores_written_without_checksums_still_open(tmp_path, monkeypatch):
 
 def test_the_training_loader_names_a_damaged_sample(store):
     pytest.importorskip("torch")
-    from training.data import CFADataset
+    from cfasim.train.data import CFADataset
 
     sample = flip_byte_of_sample(store)
     ds = CFADataset(store, split="train", crop=12)

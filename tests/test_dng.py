@@ -9,12 +9,13 @@ import tifffile
 import zarr
 from click.testing import CliRunner
 
-from cfasim import color, dataset
 from cfasim.cfa import PHASES, CFAPattern, get_pattern
 from cfasim.cli import main
-from cfasim.dng import as_shot_neutral, export_dng, parse_indices, write_dng
-from cfasim.render import psnr, render_reference, sample_params
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.data.dng import as_shot_neutral, export_dng, parse_indices, write_dng
+from cfasim.isp import color
+from cfasim.isp.render import psnr, render_reference, sample_params
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.store import schema as dataset
 
 rawpy = pytest.importorskip("rawpy")
 
@@ -197,7 +198,7 @@ def test_non_bayer_tile_written_in_full_and_libraw_behaviour(spec, tmp_path):
     assert tags[33422] == bytes(pattern.tile.ravel().tolist())
     assert tags[50710] == b"\x00\x01\x02" and tags[50711] == 1
 
-    # Observed LibRaw behaviour, documented in cfasim.dng: no error, raw data exact.
+    # Observed LibRaw behaviour, documented in cfasim.data.dng: no error, raw data exact.
     with rawpy.imread(str(f)) as rp:
         np.testing.assert_array_equal(rp.raw_image, raw)
         got = libraw_letters(rp)

@@ -1,4 +1,4 @@
-"""cfasim.evaluate on tiny stores built from a natural image: numbers against independent
+"""cfasim.eval.engine on tiny stores built from a natural image: numbers against independent
 computations (render_reference, the baselines + ISP by hand, scikit-image, process_raw)."""
 
 import json
@@ -14,13 +14,13 @@ import zarr
 from scipy.special import rel_entr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from cfasim import baselines as B
-from cfasim import evaluate as E
 from cfasim.cfa import CFAPattern
-from cfasim.isp import process
-from cfasim.reader import open_dataset
-from cfasim.render import render_reference
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.data.reader import open_dataset
+from cfasim.eval import baselines as B
+from cfasim.eval import engine as E
+from cfasim.isp.render import render_reference
+from cfasim.isp.steps import process
+from cfasim.pipeline.generate import GenerateConfig, build, plan
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +278,7 @@ def test_figure_png_size(bayer_report, tmp_path):
 
 def test_cfasim_evaluate_imports_without_torch():
     code = (
-        "import sys, cfasim.evaluate, cfasim.metrics; "
+        "import sys, cfasim.eval.engine, cfasim.eval.metrics; "
         "assert 'torch' not in sys.modules and 'training' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -286,8 +286,8 @@ def test_cfasim_evaluate_imports_without_torch():
 
 def train_tiny(store, out):
     """A tiny LW-ISP trained for 2 steps on ``store``; returns its checkpoint."""
-    from training.config import load_config
-    from training.trainer import train
+    from cfasim.train.config import load_config
+    from cfasim.train.trainer import train
 
     overrides = ["model.args={ widths = [4, 8] }", "data.crop=32", "data.batch_size=2"]
     overrides += ["train.steps=2", "train.val_every=100", "train.threads=1"]
@@ -298,9 +298,9 @@ def train_tiny(store, out):
 
 def test_checkpoint_evaluation(bayer_store, nona_store, tmp_path):
     pytest.importorskip("torch")
-    from training.export import process_raw
-    from training.models import count_parameters
-    from training.trainer import load_checkpoint, model_from_checkpoint
+    from cfasim.train.export import process_raw
+    from cfasim.train.models import count_parameters
+    from cfasim.train.trainer import load_checkpoint, model_from_checkpoint
 
     ckpt = train_tiny(bayer_store, tmp_path / "tiny")
     r = E.evaluate(bayer_store, baselines=["malvar"], checkpoints=[ckpt], latency_repeats=2)
@@ -313,7 +313,7 @@ def test_checkpoint_evaluation(bayer_store, nona_store, tmp_path):
     assert cost["architecture"] == "lwisp" and cost["macs"] > cost["params"]
     assert cost["gmac_per_mpx"] == pytest.approx(cost["macs"] / 1e9 / (64 * 64 / 1e6))
     assert cost["latency_s_per_mpx"] > 0
-    # the float output agrees with the 8-bit process_raw of training.export
+    # the float output agrees with the 8-bit process_raw of cfasim.train.export
     ds = open_dataset(bayer_store)
     for i in r.samples:
         item = ds["test"][i]

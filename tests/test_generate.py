@@ -10,13 +10,13 @@ import xarray as xr
 import zarr
 from click.testing import CliRunner
 
-from cfasim import dataset
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.cli import main
-from cfasim.isp import UnprocessParams
-from cfasim.noise import NoiseLevels
-from cfasim.simulate import RawFormat, simulate_raw
-from pipelines import generate as gen
+from cfasim.isp.steps import UnprocessParams
+from cfasim.pipeline import generate as gen
+from cfasim.sim.noise import NoiseLevels
+from cfasim.sim.simulate import RawFormat, simulate_raw
+from cfasim.store import schema as dataset
 
 
 def run(*args):
@@ -91,7 +91,7 @@ def test_raw_is_reproducible_from_stored_metadata(nona_store):
         np.testing.assert_array_equal(clean.astype(np.float16), g["clean"][i])
     # the same scene is rendered again from the per-sample seed
     seed = int(g["seed"][0])
-    from cfasim.scenes import dead_leaves
+    from cfasim.source.scenes import dead_leaves
 
     np.testing.assert_array_equal(dead_leaves(48, 48, gen.scene_seed(seed)), g["target"][0])
     assert list(g["sample_index"][...]) == [16, 17]
@@ -184,7 +184,7 @@ def test_folder_source_crops_on_the_period_and_keeps_splits_apart(tmp_path):
             s = sources[ids[j]]
             assert y0 % 4 == 0 and x0 % 4 == 0 and (h, w) == (48, 48)
             assert y0 + h <= s["height"] and x0 + w <= s["width"]
-            from cfasim.sources import load_image
+            from cfasim.source.images import load_image
 
             image = load_image(src / s["path"])[y0 : y0 + h, x0 : x0 + w]
             if image.dtype == np.uint8:
@@ -311,7 +311,7 @@ def test_split_counts_and_shard_ranges():
 
 
 def test_scale_two_targets_at_twice_the_raw_resolution(tmp_path):
-    from cfasim.simulate import downscale_display
+    from cfasim.sim.simulate import downscale_display
 
     out = make(tmp_path, "s2.zarr", "--scale", "2", "--splits", "1,0,0", count=3)
     root = zarr.open_group(str(out), mode="r")

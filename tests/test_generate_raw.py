@@ -4,15 +4,15 @@ import numpy as np
 import zarr
 from click.testing import CliRunner
 
-from cfasim import color
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.cli import main
-from cfasim.dng import write_dng
-from cfasim.isp import UnprocessParams, process
-from cfasim.noise import NoiseLevels
-from cfasim.rawio import bin_to_linear_rgb, read_raw
-from cfasim.scenes import dead_leaves
-from cfasim.simulate import RawFormat, simulate_raw_linear
+from cfasim.data.dng import write_dng
+from cfasim.isp import color
+from cfasim.isp.steps import UnprocessParams, process
+from cfasim.sim.noise import NoiseLevels
+from cfasim.sim.simulate import RawFormat, simulate_raw_linear
+from cfasim.source.raw import bin_to_linear_rgb, read_raw
+from cfasim.source.scenes import dead_leaves
 
 
 def camera_dng(path, seed, phase="rggb", size=(112, 128)):

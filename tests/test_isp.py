@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from cfasim import color
 from cfasim.cfa import get_pattern
-from cfasim.demosaic import demosaic_tent
-from cfasim.isp import UnprocessParams, process, unprocess
+from cfasim.isp import color
+from cfasim.isp.demosaic import demosaic_tent
+from cfasim.isp.steps import UnprocessParams, process, unprocess
 
 
 def smooth_image(shape=(96, 96), seed=0, sigma=3.0):
@@ -99,7 +99,7 @@ def test_round_trip_through_mosaic_and_demosaic(name):
 @pytest.mark.parametrize("transfer", ["srgb", "gamma2.2"])
 @pytest.mark.parametrize("tone", [True, False])
 def test_linear_to_display_inverts_display_to_linear(transfer, tone):
-    from cfasim.isp import display_to_linear, linear_to_display
+    from cfasim.isp.steps import display_to_linear, linear_to_display
 
     v = np.linspace(0.01, 1.0, 500)
     np.testing.assert_allclose(

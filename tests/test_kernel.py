@@ -3,13 +3,13 @@
 import numba
 import numpy as np
 import pytest
-from reference_chain import gaussian_field, philox4x32_10, raw_reference
 
-from cfasim import kernels
 from cfasim.cfa import get_pattern
-from cfasim.isp import UnprocessParams
-from cfasim.noise import NoiseLevels
-from cfasim.simulate import RawFormat, display_lut, simulate_raw
+from cfasim.isp.steps import UnprocessParams
+from cfasim.sim import kernels
+from cfasim.sim.noise import NoiseLevels
+from cfasim.sim.simulate import RawFormat, display_lut, simulate_raw
+from cfasim.testing.reference_chain import gaussian_field, philox4x32_10, raw_reference
 
 # Random123 known-answer vectors for Philox4x32-10: counter, key -> output
 KAT = [

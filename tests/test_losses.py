@@ -1,4 +1,4 @@
-"""training.losses: PSNR/SSIM/MS-SSIM against scikit-image, VGG loss loading, build_loss."""
+"""cfasim.train.losses: PSNR/SSIM/MS-SSIM against scikit-image, VGG loss loading, build_loss."""
 
 import itertools
 
@@ -10,8 +10,8 @@ skimage_metrics = pytest.importorskip("skimage.metrics")
 skimage_data = pytest.importorskip("skimage.data")
 ndi = pytest.importorskip("scipy.ndimage")
 
-from training import losses  # noqa: E402
-from training.losses import (  # noqa: E402
+from cfasim.train import losses  # noqa: E402
+from cfasim.train.losses import (  # noqa: E402
     MSSSIMLoss,
     SSIMLoss,
     VGGPerceptualLoss,

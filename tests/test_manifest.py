@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import zarr
 
-from cfasim import manifest
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.store import checksums as manifest
 
 RAW_SHARD = "train/raw/c/1/0/0"  # train has 10 samples in shards of 4: shards 0, 1, 2
 

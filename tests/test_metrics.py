@@ -1,4 +1,4 @@
-"""cfasim.metrics against independent implementations (scikit-image, scipy, colour-science,
+"""cfasim.eval.metrics against independent implementations (scikit-image, scipy, colour-science,
 second implementations written here, published CIEDE2000 test data)."""
 
 import numpy as np
@@ -9,7 +9,7 @@ from scipy.special import rel_entr
 from scipy.stats import entropy
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from cfasim import metrics as M
+from cfasim.eval import metrics as M
 
 
 @pytest.fixture(scope="module")

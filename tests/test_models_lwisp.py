@@ -6,8 +6,8 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
-from training.cfa_adapter import clean_to_s2d  # noqa: E402
-from training.models.lwisp import (  # noqa: E402
+from cfasim.train.cfa_adapter import clean_to_s2d  # noqa: E402
+from cfasim.train.models.lwisp import (  # noqa: E402
     LWISP,
     UPSAMPLERS,
     AttentionBlock,

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.models.pynet import (  # noqa: E402
+from cfasim.train.models.pynet import (  # noqa: E402
     ConvLayer,
     MultiConvBlock,
     PyNET,

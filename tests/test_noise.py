@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from cfasim import color
 from cfasim.cfa import get_pattern
-from cfasim.isp import UnprocessParams
-from cfasim.noise import NoiseLevels, NoiseModel
-from cfasim.simulate import RawFormat, simulate_raw
+from cfasim.isp import color
+from cfasim.isp.steps import UnprocessParams
+from cfasim.sim.noise import NoiseLevels, NoiseModel
+from cfasim.sim.simulate import RawFormat, simulate_raw
 
 IDENTITY = UnprocessParams(np.linalg.inv(color.RGB2XYZ), 1.0, 1.0, 1.0, "srgb", tone=False)
 

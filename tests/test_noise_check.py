@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cfasim.noise_check import CHUNK_SAMPLES, noise_check
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.sensor.noise_check import CHUNK_SAMPLES, noise_check
 
 
 def test_fixed_noise_dataset_matches_its_levels_across_chunks(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cfasim.cfa import get_pattern
-from cfasim.optics import (
+from cfasim.sensor.optics import (
     Optics,
     apply_crosstalk,
     apply_psf,

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from cfasim import open_dataset
 from cfasim.cli import main
-from cfasim.manifest import validate
-from cfasim.pairs import load_mosaic
-from cfasim.sources import SourceError, load_image
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.source.images import SourceError, load_image
+from cfasim.source.pairs import load_mosaic
+from cfasim.store.checksums import validate
 from tests.test_pairs import make_zrr, raw10, smooth8, write_jpeg, write_png
 
 S = 32
@@ -155,7 +155,7 @@ def test_zurich_split_without_pairs_is_an_error(tmp_path):
 
 
 def test_cli_zurich_and_regeneration_command(tmp_path):
-    from cfasim.card import config_from_command, generate_command
+    from cfasim.store.card import config_from_command, generate_command
 
     root = zrr_root(tmp_path)
     out = tmp_path / "cli.zarr"
@@ -184,7 +184,7 @@ def test_cli_zurich_and_regeneration_command(tmp_path):
 
 
 def test_dng_export_of_real_pairs_is_refused(tmp_path):
-    from cfasim.dng import export_dng
+    from cfasim.data.dng import export_dng
 
     out = tmp_path / "zrr.zarr"
     cfg = GenerateConfig(source=str(zrr_root(tmp_path)), source_kind="zurich", count=4, patch=16)

@@ -1,4 +1,4 @@
-"""Tests for cfasim.pairs: the Zurich RAW-to-RGB layout and generic two-folder pairs."""
+"""Tests for cfasim.source.pairs: the Zurich RAW-to-RGB layout and generic two-folder pairs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import tifffile
 
 from cfasim.cfa import get_pattern
-from cfasim.pairs import (
+from cfasim.source.images import SourceError
+from cfasim.source.pairs import (
     ZRR_MAX_CODE,
     ZRR_PATTERN,
     ZRR_SIZE,
@@ -23,7 +24,6 @@ from cfasim.pairs import (
     scan_pairs,
     scan_zurich,
 )
-from cfasim.sources import SourceError
 
 S = 16  # fixture patch side (ZRR's is 448, used once below)
 
@@ -227,8 +227,8 @@ def test_scan_and_load_generic_pairs(tmp_path):
 
 def test_generic_pairs_with_raw_files(tmp_path):
     pytest.importorskip("rawpy")
-    from cfasim.dng import write_dng
-    from cfasim.rawio import RawFormatError
+    from cfasim.data.dng import write_dng
+    from cfasim.source.raw import RawFormatError
 
     raw_dir, target_dir = tmp_path / "raw", tmp_path / "rgb"
     raw_dir.mkdir()

@@ -14,15 +14,15 @@ import math
 import numba
 import numpy as np
 import pytest
-from reference_chain import philox4x32_10
 from scipy import special, stats
 
-from cfasim import kernels
-from cfasim import physics_kernel as pk
-from cfasim import physics_noise as pn
 from cfasim.cfa import get_pattern
-from cfasim.sensor_profile import SensorProfile
-from cfasim.simulate import seed_key
+from cfasim.sensor import physics as pn
+from cfasim.sensor import physics_kernels as pk
+from cfasim.sensor.profile import SensorProfile
+from cfasim.sim import kernels
+from cfasim.sim.simulate import seed_key
+from cfasim.testing.reference_chain import philox4x32_10
 
 Z = 5.0  # tolerance in standard errors
 
@@ -703,7 +703,7 @@ def test_input_errors():
 
 
 def test_optics_hooks_act_on_the_mean_electrons():
-    optics = pytest.importorskip("cfasim.optics")
+    optics = pytest.importorskip("cfasim.sensor.optics")
     profile = full_profile()
     pattern = get_pattern("quad")
     iso = profile.base_iso

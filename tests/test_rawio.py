@@ -1,8 +1,8 @@
-"""Tests for cfasim.rawio: reading Bayer RAW files with rawpy, binning, folder scanning.
+"""Tests for cfasim.source.raw: reading Bayer RAW files with rawpy, binning, folder scanning.
 
-Fixtures are DNG files written with cfasim.dng.write_dng (Bayer, Quad, Nona, QxQ, RGBW) or with
+Fixtures are DNG files written with cfasim.data.dng.write_dng (Bayer, Quad, Nona, QxQ, RGBW) or with
 tifffile directly (linear DNG, monochrome DNG, plain TIFF), plus corrupt files. The tests also
-pin what rawpy 0.28 / LibRaw 0.22 report for them, as documented in cfasim.rawio.
+pin what rawpy 0.28 / LibRaw 0.22 report for them, as documented in cfasim.source.raw.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import tifffile
 
-from cfasim import color
 from cfasim.cfa import PHASES, CFAPattern, get_pattern
-from cfasim.dng import write_dng
-from cfasim.rawio import (
+from cfasim.data.dng import write_dng
+from cfasim.isp import color
+from cfasim.source.images import SourceError
+from cfasim.source.raw import (
     RAW_SUFFIXES,
     RawFormatError,
     RawFrame,
@@ -28,7 +29,6 @@ from cfasim.rawio import (
     read_raw,
     scan_raw_folder,
 )
-from cfasim.sources import SourceError
 
 rawpy = pytest.importorskip("rawpy")
 

@@ -6,9 +6,9 @@ import zarr
 
 import cfasim
 from cfasim.cfa import get_pattern
-from cfasim.dataset import DatasetError
-from cfasim.isp import process
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.isp.steps import process
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.store.schema import DatasetError
 
 
 @pytest.fixture(scope="module")

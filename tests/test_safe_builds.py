@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import pipelines.generate as gen
-from cfasim import manifest, open_dataset
+import cfasim.pipeline.generate as gen
+from cfasim import open_dataset
 from cfasim.cli import main
 from cfasim.errors import DatasetError, DatasetLockedError, SourceError
-from cfasim.lock import build_lock, lock_location
-from cfasim.output import recover_swap, staging_path
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.store import checksums as manifest
+from cfasim.store.lock import build_lock, lock_location
+from cfasim.store.output import recover_swap, staging_path
 
 SMALL = ["--pattern", "quad", "--count", "8", "--patch", "16", "--workers", "1"]
 

@@ -1,4 +1,4 @@
-"""Tests of the dead-leaves scene generator (cfasim.scenes)."""
+"""Tests of the dead-leaves scene generator (cfasim.source.scenes)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from cfasim import scenes as S
-from cfasim.scenes import dead_leaves, render, sample_colours, sample_disks, sample_radii
+from cfasim.source import scenes as S
+from cfasim.source.scenes import dead_leaves, render, sample_colours, sample_disks, sample_radii
 
 
 def reference(height, width, seed, r_min=1.5, r_max=None, texture=True, gradients=True):
-    """Plain NumPy twin of :func:`cfasim.scenes.render`, vectorised per disk over its box.
+    """Plain NumPy twin of :func:`cfasim.source.scenes.render`, vectorised per disk over its box.
 
     Returns (image, trans, disks used).
     """

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 
 from cfasim import open_dataset
 from cfasim.cli import main
-from cfasim.manifest import validate
-from cfasim.noise_check import noise_check
-from cfasim.sensor_profile import SensorProfile
-from pipelines.generate import GenerateConfig, build, plan
+from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.sensor.noise_check import noise_check
+from cfasim.sensor.profile import SensorProfile
+from cfasim.store.checksums import validate
 
 PROFILE = SensorProfile(
     name="tiny-pixel",
@@ -92,7 +92,7 @@ def test_other_sensor_seed_changes_only_the_fixed_pattern(profile_path, tmp_path
 
 
 def test_higher_iso_is_noisier(profile_path, tmp_path):
-    from cfasim.noise_check import pixel_values
+    from cfasim.sensor.noise_check import pixel_values
 
     stds = []
     for iso in (200.0, 1600.0):
@@ -124,7 +124,7 @@ def test_sensor_config_errors(profile_path, kwargs, message):
 
 
 def test_cli_generate_with_sensor_and_regeneration(profile_path, tmp_path):
-    from cfasim.card import config_from_command, generate_command
+    from cfasim.store.card import config_from_command, generate_command
 
     out = tmp_path / "cli.zarr"
     args = ["generate", "--pattern", "nona", "--count", "3", "--patch", "36", "--out", str(out)]
@@ -142,7 +142,7 @@ def test_cli_generate_with_sensor_and_regeneration(profile_path, tmp_path):
 
 
 def test_info_names_the_sensor(profile_path, tmp_path):
-    from cfasim.dataset import describe
+    from cfasim.store.schema import describe
 
     out = tmp_path / "i.zarr"
     build(plan(config(profile_path, count=1, optics="crosstalk=0.01")), out, progress=False)

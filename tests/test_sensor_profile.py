@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from cfasim.physics_noise import predicted_variance_dn
-from cfasim.sensor_profile import (
+from cfasim.sensor.physics import predicted_variance_dn
+from cfasim.sensor.profile import (
     FULL_WELL_DENSITY_BSI_E_PER_UM2,
     ISO_SATURATION_CONSTANT,
     PHOTONS_PER_LUX_S_UM2,

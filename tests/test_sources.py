@@ -1,4 +1,4 @@
-"""Tests for cfasim.sources: decoding source photos and scanning a folder of them."""
+"""Tests for cfasim.source.images: decoding source photos and scanning a folder of them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from cfasim.sources import (
+from cfasim.source.images import (
     IMAGE_SUFFIXES,
     ScanResult,
     SourceError,

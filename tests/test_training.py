@@ -13,11 +13,11 @@ from click.testing import CliRunner  # noqa: E402
 
 from cfasim.cli import main  # noqa: E402
 from cfasim.errors import ConfigError  # noqa: E402
-from pipelines.generate import GenerateConfig, build, plan  # noqa: E402
-from training import trainer as trainer_module  # noqa: E402
-from training.config import load_config, parse_override  # noqa: E402
-from training.distill import Stage  # noqa: E402
-from training.trainer import (  # noqa: E402
+from cfasim.pipeline.generate import GenerateConfig, build, plan  # noqa: E402
+from cfasim.train import trainer as trainer_module  # noqa: E402
+from cfasim.train.config import load_config, parse_override  # noqa: E402
+from cfasim.train.distill import Stage  # noqa: E402
+from cfasim.train.trainer import (  # noqa: E402
     Trainer,
     configure_threads,
     default_thread_count,
@@ -86,7 +86,7 @@ def test_config_overrides_and_errors(tmp_path):
 def test_shipped_configs_load(store):
     from pathlib import Path
 
-    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+    configs = sorted((Path(__file__).parents[1] / "cfasim" / "train" / "configs").glob("*.toml"))
     assert len(configs) >= 6
     for path in configs:
         cfg = load_config(path, data__dataset=str(store), distill__teacher="t.pt")
@@ -271,7 +271,7 @@ def test_cli_train_export_and_process_raw(store, tmp_path):
     missing = runner.invoke(main, ["train", "--dataset", str(tmp_path / "nope.zarr")])
     assert missing.exit_code == 1 and "nope.zarr" in missing.output
 
-    from training.export import example_raw, export_model, model_from_checkpoint
+    from cfasim.train.export import example_raw, export_model, model_from_checkpoint
 
     model, adapter = model_from_checkpoint(load_checkpoint(out / "model.pt"))
     raw = example_raw(adapter, 48) + torch.arange(48.0)[None, None, :]
@@ -286,7 +286,7 @@ def test_onnx_export_runs_at_any_valid_size(store, tmp_path, monkeypatch):
     """One ONNX export (through the CLI) runs at other batch sizes and mosaic sizes (multiples
     of 12 for this Nona model) with the PyTorch model's outputs, and writes only into OUT."""
     ort = pytest.importorskip("onnxruntime")
-    from training.export import example_raw, model_from_checkpoint
+    from cfasim.train.export import example_raw, model_from_checkpoint
 
     trainer = train(config(store, tmp_path / "run", "train.steps=1"), log=lambda *a: None)
     cwd = tmp_path / "cwd"

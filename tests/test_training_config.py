@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from cfasim.cli import main
 from cfasim.errors import ConfigError
-from training.config import (
+from cfasim.train.config import (
     CHOICES,
     DEFAULTS,
     KEY_TYPES,

@@ -1,4 +1,4 @@
-"""training.data and training.cfa_adapter: dataset, crops, phase-keeping augmentation, sampler,
+"""cfasim.train.data and cfasim.train.cfa_adapter: dataset, crops, phase-keeping augmentation,
 DataLoader workers, and torch packings equal to the NumPy ones of cfasim.cfa."""
 
 import math
@@ -11,11 +11,11 @@ import pytest
 torch = pytest.importorskip("torch")
 zarr = pytest.importorskip("zarr")
 
-from cfasim import dataset as cfads  # noqa: E402
 from cfasim.cfa import CFAPattern, get_pattern  # noqa: E402
-from pipelines.generate import GenerateConfig, build, plan  # noqa: E402
-from training.cfa_adapter import CFAAdapter, clean_to_s2d  # noqa: E402
-from training.data import (  # noqa: E402
+from cfasim.pipeline.generate import GenerateConfig, build, plan  # noqa: E402
+from cfasim.store import schema as cfads  # noqa: E402
+from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d  # noqa: E402
+from cfasim.train.data import (  # noqa: E402
     DIHEDRAL,
     CFADataset,
     ShardAwareSampler,

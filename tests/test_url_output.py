@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from cfasim import open_dataset
 from cfasim.cli import main
 from cfasim.errors import DatasetError
-from cfasim.manifest import validate
-from cfasim.output import Output, check_output
-from pipelines.generate import GenerateConfig, build, finished_shards, plan
+from cfasim.pipeline.generate import GenerateConfig, build, finished_shards, plan
+from cfasim.store.checksums import validate
+from cfasim.store.output import Output, check_output
 
 CFG = GenerateConfig(pattern="quad", count=12, patch=16, seed=5, shard_samples=3, clean=True)
 
@@ -50,7 +50,7 @@ def test_memory_url_build_validate_resume_and_corruption():
     assert build(p, url, progress=False, resume=True) == 0  # status complete: nothing to do
     import zarr
 
-    from cfasim import dataset
+    from cfasim.store import schema as dataset
 
     dataset.set_status(zarr.open_group(dataset.zarr_store(url), mode="r+"), "building")
     assert build(p, url, progress=False, resume=True) == 1

@@ -11,9 +11,9 @@ from pathlib import Path
 import imagecodecs
 import numpy as np
 
-from cfasim import color
 from cfasim.cfa import get_pattern
-from cfasim.dng import write_dng
+from cfasim.data.dng import write_dng
+from cfasim.isp import color
 
 HERE = Path(__file__).parent / "inputs"
 

@@ -1,0 +1,69 @@
+"""PNG figures of a run: loss / PSNR curves and a grid of validation samples."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def false_colour(raw: np.ndarray, pattern, black: float, white: float, gains=(1, 1, 1)):
+    """(H, W) RAW -> (H, W, 3) image with each site's white-balanced value in its own colour
+    channel (gamma 2.2 for display)."""
+    lin = (raw.astype(np.float64) - black) / (white - black)
+    rgb = lin[..., None] * pattern.masks(*raw.shape) * np.asarray(gains)
+    return np.clip(rgb, 0, 1) ** (1 / 2.2)
+
+
+def plot_run(trainer, samples: int = 4) -> None:
+    """Write ``curves.png`` and ``samples.png`` into the run folder."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = trainer.out
+    records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if "loss" in r]
+    val = [r for r in records if "val_psnr" in r]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax1.plot([r["step"] for r in train], [r["loss"] for r in train])
+    ax1.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
+    if val:
+        ax2.plot([r["step"] for r in val], [r["val_psnr"] for r in val], "o-", label="model")
+        ax2.axhline(val[-1]["baseline_psnr"], color="gray", ls="--", label="demosaic + process")
+        ax2.legend()
+    ax2.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=100)
+    plt.close(fig)
+
+    from cfasim.isp.render import render_reference, sample_params
+
+    n = min(samples, len(trainer.val_set))
+    if n == 0:
+        return
+    import zarr
+
+    root = zarr.open_group(str(trainer.cfg["data"]["dataset"]), mode="r")
+    g = root[trainer.cfg["data"]["val_split"]]
+    pattern, (black, white) = trainer.adapter.pattern, trainer.adapter.normalize
+    fig, axes = plt.subplots(n, 4, figsize=(12, 3 * n), squeeze=False)
+    for i in range(n):
+        item = trainer.val_set[i]
+        raw = item["raw"].numpy()
+        batch = {k: v[None] if hasattr(v, "shape") else v for k, v in item.items()}
+        pred = trainer.predict(batch)[0].permute(1, 2, 0).cpu().numpy()
+        params = sample_params(g, i, root.attrs["cfasim"]["config"])
+        ref = render_reference(raw, pattern, params, black, white, trainer.val_set.scale)
+        target = item["target"].permute(1, 2, 0).numpy()
+        gains = params.digital_gain * np.array([params.red_gain, 1.0, params.blue_gain])
+        panels = [false_colour(raw, pattern, black, white, gains), ref, pred, target]
+        titles = ["mosaic (false colour)", "demosaic + process", "model", "target"]
+        for ax, img, title in zip(axes[i], panels, titles, strict=True):
+            ax.imshow(np.clip(img, 0, 1))
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out / "samples.png", dpi=80)
+    plt.close(fig)

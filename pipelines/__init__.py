@@ -1,1 +1,0 @@
-"""Dask pipelines that turn image sources into cfasim Zarr datasets."""
