@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from cfasim import open_dataset
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import schema as dataset
 
 

@@ -28,7 +28,7 @@ from cfasim.data.reader import open_dataset
 from cfasim.eval import baselines
 from cfasim.eval.engine import evaluate
 from cfasim.eval.metrics import psnr
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 METHODS = ("bilinear", "malvar", "menon")

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 
 
 def run_once(config, workers, out):

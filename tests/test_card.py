@@ -9,10 +9,12 @@ import imagecodecs
 import numpy as np
 import pytest
 
-from cfasim.pipeline.generate import GenerateConfig, build, config_dict, create_store, plan
+from cfasim.pipeline import GenerateConfig, build, plan
+from cfasim.pipeline.builder import create_store
 from cfasim.store import card
 from cfasim.store import checksums as manifest
 from cfasim.store import schema as dataset
+from cfasim.store.generate_config import config_dict
 
 # rdflib (used by mlcroissant) warns about its own deprecated API
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")

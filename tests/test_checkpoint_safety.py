@@ -14,7 +14,7 @@ from click.testing import CliRunner  # noqa: E402
 from cfasim.cfa import CFAPattern  # noqa: E402
 from cfasim.cli import main  # noqa: E402
 from cfasim.errors import CheckpointError  # noqa: E402
-from cfasim.pipeline.generate import GenerateConfig, build, plan  # noqa: E402
+from cfasim.pipeline import GenerateConfig, build, plan  # noqa: E402
 from cfasim.train.config import load_config  # noqa: E402
 from cfasim.train.models import build_model  # noqa: E402
 from cfasim.train.trainer import (  # noqa: E402

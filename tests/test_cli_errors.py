@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from cfasim.cli import main
-from cfasim.pipeline.generate import GenerateConfig, create_store, plan
+from cfasim.pipeline import GenerateConfig, plan
+from cfasim.pipeline.builder import create_store
 from cfasim.store import schema as dataset
 
 ADVICE = "continue it by running the same cfasim generate command with --resume"

@@ -12,7 +12,7 @@ import zarr
 
 from cfasim import open_dataset
 from cfasim.errors import DatasetError
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import schema as dataset
 
 CFG = GenerateConfig(pattern="nona", count=12, patch=24, seed=2, shard_samples=4, clean=True)

@@ -14,7 +14,7 @@ from cfasim.cli import main
 from cfasim.data.dng import as_shot_neutral, export_dng, parse_indices, write_dng
 from cfasim.isp import color
 from cfasim.isp.render import psnr, render_reference, sample_params
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import schema as dataset
 
 rawpy = pytest.importorskip("rawpy")

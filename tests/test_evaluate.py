@@ -20,7 +20,7 @@ from cfasim.eval import baselines as B
 from cfasim.eval import engine as E
 from cfasim.isp.render import render_reference
 from cfasim.isp.steps import process
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,11 @@ from click.testing import CliRunner
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.cli import main
 from cfasim.isp.steps import UnprocessParams
-from cfasim.pipeline import generate as gen
+from cfasim.pipeline import builder as gen
+from cfasim.pipeline import source_kinds
 from cfasim.sim.noise import NoiseLevels
 from cfasim.sim.simulate import RawFormat, simulate_raw
+from cfasim.store import generate_config
 from cfasim.store import schema as dataset
 
 
@@ -93,7 +95,9 @@ def test_raw_is_reproducible_from_stored_metadata(nona_store):
     seed = int(g["seed"][0])
     from cfasim.source.scenes import dead_leaves
 
-    np.testing.assert_array_equal(dead_leaves(48, 48, gen.scene_seed(seed)), g["target"][0])
+    np.testing.assert_array_equal(
+        dead_leaves(48, 48, source_kinds.scene_seed(seed)), g["target"][0]
+    )
     assert list(g["sample_index"][...]) == [16, 17]
 
 
@@ -190,7 +194,7 @@ def test_folder_source_crops_on_the_period_and_keeps_splits_apart(tmp_path):
             if image.dtype == np.uint8:
                 np.testing.assert_array_equal(g["target"][j], image)
             else:
-                np.testing.assert_array_equal(g["target"][j], gen._to_uint8(image))
+                np.testing.assert_array_equal(g["target"][j], source_kinds.to_uint8(image))
     assert not (used["train"] & used["val"]) and not (used["train"] & used["test"])
     assert not (used["val"] & used["test"])
 
@@ -299,9 +303,9 @@ def test_info_on_non_dataset(tmp_path):
 
 
 def test_split_counts_and_shard_ranges():
-    cfg = gen.GenerateConfig(count=256).validated()
+    cfg = generate_config.GenerateConfig(count=256).validated()
     assert cfg.split_counts() == {"train": 204, "val": 26, "test": 26}
-    assert gen.GenerateConfig(count=1).validated().split_counts() == {
+    assert generate_config.GenerateConfig(count=1).validated().split_counts() == {
         "train": 1,
         "val": 0,
         "test": 0,

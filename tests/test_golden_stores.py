@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 
 GOLDEN = Path(__file__).parent / "golden"
 LEFT_OUT = ("README.md",)

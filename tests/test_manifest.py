@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import zarr
 
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import checksums as manifest
 
 RAW_SHARD = "train/raw/c/1/0/0"  # train has 10 samples in shards of 4: shards 0, 1, 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.sensor.noise_check import CHUNK_SAMPLES, noise_check
 
 

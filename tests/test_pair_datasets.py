@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from cfasim import open_dataset
 from cfasim.cli import main
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.source.images import SourceError, load_image
 from cfasim.source.pairs import load_mosaic
 from cfasim.store.checksums import validate

@@ -7,7 +7,7 @@ import zarr
 import cfasim
 from cfasim.cfa import get_pattern
 from cfasim.isp.steps import process
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store.schema import DatasetError
 
 

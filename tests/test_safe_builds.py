@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import cfasim.pipeline.generate as gen
+import cfasim.pipeline.builder as gen
 from cfasim import open_dataset
 from cfasim.cli import main
 from cfasim.errors import DatasetError, DatasetLockedError, SourceError
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import checksums as manifest
 from cfasim.store.lock import build_lock, lock_location
 from cfasim.store.output import recover_swap, staging_path

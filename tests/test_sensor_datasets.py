@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from cfasim import open_dataset
 from cfasim.cli import main
-from cfasim.pipeline.generate import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.sensor.noise_check import noise_check
 from cfasim.sensor.profile import SensorProfile
 from cfasim.store.checksums import validate

@@ -13,7 +13,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from cfasim.cli import main  # noqa: E402
 from cfasim.errors import ConfigError  # noqa: E402
-from cfasim.pipeline.generate import GenerateConfig, build, plan  # noqa: E402
+from cfasim.pipeline import GenerateConfig, build, plan  # noqa: E402
 from cfasim.train import trainer as trainer_module  # noqa: E402
 from cfasim.train.config import load_config, parse_override  # noqa: E402
 from cfasim.train.distill import Stage  # noqa: E402

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 zarr = pytest.importorskip("zarr")
 
 from cfasim.cfa import CFAPattern, get_pattern  # noqa: E402
-from cfasim.pipeline.generate import GenerateConfig, build, plan  # noqa: E402
+from cfasim.pipeline import GenerateConfig, build, plan  # noqa: E402
 from cfasim.store import schema as cfads  # noqa: E402
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d  # noqa: E402
 from cfasim.train.data import (  # noqa: E402

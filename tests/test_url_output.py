@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from cfasim import open_dataset
 from cfasim.cli import main
 from cfasim.errors import DatasetError
-from cfasim.pipeline.generate import GenerateConfig, build, finished_shards, plan
+from cfasim.pipeline import GenerateConfig, build, plan
+from cfasim.pipeline.builder import finished_shards
 from cfasim.store.checksums import validate
 from cfasim.store.output import Output, check_output
 

@@ -286,9 +286,9 @@ def generate_command(config: dict, out: str) -> tuple[str, dict]:
     missing : dict
         Config keys (and stored values) that the command cannot express.
     """
-    from cfasim.cli import generate
+    from cfasim.store.generate_config import option_params
 
-    options = {p.name: p for p in generate.params}
+    options = option_params()
     args = ["cfasim", "generate"]
     missing = {}
     for key, value in config.items():
@@ -342,18 +342,17 @@ def config_from_command(command: str) -> dict:
     dict
         The config as it would be stored in the dataset attributes.
     """
-    import dataclasses
+    import click
 
-    from cfasim.cli import generate
-    from cfasim.pipeline.generate import GenerateConfig
+    from cfasim.store.generate_config import GenerateConfig, config_dict, content_options
 
     words = shlex.split(command)
     if words[:2] != ["cfasim", "generate"]:
         raise ValueError(f"not a cfasim generate command: {command!r}")
-    ctx = generate.make_context("generate", words[2:])
-    names = {f.name for f in dataclasses.fields(GenerateConfig)}
-    cfg = GenerateConfig(**{k: v for k, v in ctx.params.items() if k in names}).validated()
-    return {**dataclasses.asdict(cfg), "splits": list(cfg.splits)}
+    parser = click.command()(click.option("--out")(content_options(lambda **kw: None)))
+    params = parser.make_context("generate", words[2:]).params
+    params.pop("out")
+    return config_dict(GenerateConfig(**params).validated())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,7 +730,7 @@ def render_readme(
         "In Python (the full config):",
         "",
         "```python",
-        "from cfasim.pipeline.generate import GenerateConfig, build, plan",
+        "from cfasim.pipeline import GenerateConfig, build, plan",
         "",
         f"config = GenerateConfig({_python_kwargs(cfg)})",
         f'build(plan(config), "{info.name}.zarr")',
