@@ -9,6 +9,7 @@ import imagecodecs
 import numpy as np
 import pytest
 
+from cfasim.errors import DatasetError
 from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.pipeline.builder import create_store
 from cfasim.store import card
@@ -220,5 +221,5 @@ def test_publisher_options_and_incomplete_stores(store, tmp_path):
 
     partial = tmp_path / "partial.zarr"
     create_store(plan(GenerateConfig(count=3, patch=48).validated()), partial)
-    with pytest.raises(dataset.DatasetError, match="unfinished build"):
+    with pytest.raises(DatasetError, match="unfinished build"):
         card.write_card(partial)

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from cfasim.cli import main
+from cfasim.errors import DatasetError
 from cfasim.pipeline import GenerateConfig, plan
 from cfasim.pipeline.builder import create_store
-from cfasim.store import schema as dataset
 
 ADVICE = "continue it by running the same cfasim generate command with --resume"
 
@@ -64,7 +64,7 @@ def test_the_training_dataset_says_the_same(unfinished):
     pytest.importorskip("torch")
     from cfasim.train.data import CFADataset
 
-    with pytest.raises(dataset.DatasetError, match=ADVICE):
+    with pytest.raises(DatasetError, match=ADVICE):
         CFADataset(unfinished)
 
 

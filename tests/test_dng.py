@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from cfasim.cfa import PHASES, CFAPattern, get_pattern
 from cfasim.cli import main
 from cfasim.data.dng import as_shot_neutral, export_dng, parse_indices, write_dng
+from cfasim.data.reader import sample_params
 from cfasim.isp import color
-from cfasim.isp.render import psnr, render_reference, sample_params
+from cfasim.isp.render import psnr, render_reference
 from cfasim.pipeline import GenerateConfig, build, plan
-from cfasim.store import schema as dataset
+from cfasim.store.status import set_status
 
 rawpy = pytest.importorskip("rawpy")
 
@@ -326,7 +327,7 @@ def test_export_never_replaces_files_without_overwrite(rggb_store, tmp_path):
 def test_export_refuses_incomplete_store(rggb_store, tmp_path):
     copy = tmp_path / "copy.zarr"
     shutil.copytree(rggb_store, copy)
-    dataset.set_status(zarr.open_group(str(copy), mode="r+"), "building")
+    set_status(zarr.open_group(str(copy), mode="r+"), "building")
     with pytest.raises(ValueError, match=r"status .building.*--resume"):
         export_dng(copy, "train", "0", tmp_path / "out")
     assert not (tmp_path / "out").exists()

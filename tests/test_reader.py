@@ -6,9 +6,9 @@ import zarr
 
 import cfasim
 from cfasim.cfa import get_pattern
+from cfasim.errors import DatasetError
 from cfasim.isp.steps import process
 from cfasim.pipeline import GenerateConfig, build, plan
-from cfasim.store.schema import DatasetError
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.sensor.noise_check import noise_check
 from cfasim.sensor.profile import SensorProfile
 from cfasim.store.checksums import validate
+from cfasim.store.info import describe
 
 PROFILE = SensorProfile(
     name="tiny-pixel",
@@ -142,7 +143,6 @@ def test_cli_generate_with_sensor_and_regeneration(profile_path, tmp_path):
 
 
 def test_info_names_the_sensor(profile_path, tmp_path):
-    from cfasim.store.schema import describe
 
     out = tmp_path / "i.zarr"
     build(plan(config(profile_path, count=1, optics="crosstalk=0.01")), out, progress=False)

@@ -14,6 +14,7 @@ zarr = pytest.importorskip("zarr")
 from cfasim.cfa import CFAPattern, get_pattern  # noqa: E402
 from cfasim.pipeline import GenerateConfig, build, plan  # noqa: E402
 from cfasim.store import schema as cfads  # noqa: E402
+from cfasim.store.status import consolidate, set_status  # noqa: E402
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d  # noqa: E402
 from cfasim.train.data import (  # noqa: E402
     DIHEDRAL,
@@ -72,7 +73,7 @@ def coord_store(path, tile: str, scale: int = 2, count: int = 6, size: int = 48,
     if clean:
         i, y, x = np.meshgrid(*(np.arange(n) for n in (count, size, size)), indexing="ij")
         g["clean"][...] = np.stack([y, x, i], axis=-1).astype(np.float16)
-    (path / "zarr.json").write_bytes(cfads.consolidate(path, ["train", "val"]))  # complete
+    (path / "zarr.json").write_bytes(consolidate(path, ["train", "val"]))  # complete
     return path
 
 
@@ -233,7 +234,7 @@ def test_dataset_refuses_bad_stores(stores, tmp_path):
         CFADataset(stores["nona"], crop=54)
     broken = tmp_path / "broken.zarr"
     shutil.copytree(stores["bayer"], broken)
-    cfads.set_status(zarr.open_group(str(broken), mode="r+"), "building")
+    set_status(zarr.open_group(str(broken), mode="r+"), "building")
     with pytest.raises(ValueError, match=r"broken\.zarr is an unfinished build"):
         CFADataset(broken)
     no_clean = coord_store(tmp_path / "noclean.zarr", "bayer", scale=1, clean=False)

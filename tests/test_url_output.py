@@ -14,6 +14,7 @@ from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.pipeline.builder import finished_shards
 from cfasim.store.checksums import validate
 from cfasim.store.output import Output, check_output
+from cfasim.store.status import set_status
 
 CFG = GenerateConfig(pattern="quad", count=12, patch=16, seed=5, shard_samples=3, clean=True)
 
@@ -51,9 +52,9 @@ def test_memory_url_build_validate_resume_and_corruption():
     assert build(p, url, progress=False, resume=True) == 0  # status complete: nothing to do
     import zarr
 
-    from cfasim.store import schema as dataset
+    from cfasim.store.fs import zarr_store
 
-    dataset.set_status(zarr.open_group(dataset.zarr_store(url), mode="r+"), "building")
+    set_status(zarr.open_group(zarr_store(url), mode="r+"), "building")
     assert build(p, url, progress=False, resume=True) == 1
     assert fs.cat_file(shard) == before
     data = bytearray(before)

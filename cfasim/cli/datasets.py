@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from cfasim.cli.group import PATH_OR_URL, main
+from cfasim.errors import DatasetError
+from cfasim.store.info import describe
 
 
 @main.command()
 @click.argument("path", type=PATH_OR_URL)
 def info(path):
     """Print pattern, splits, shapes, noise and sizes on disk of a dataset."""
-    from cfasim.store.schema import DatasetError, describe
 
     try:
         click.echo(describe(path))

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cfasim.cli.group import PATH_OR_URL, main, require_torch
+from cfasim.errors import DatasetError
 
 
 @main.command()
@@ -59,7 +60,6 @@ def evaluate(
     """Score classical baselines and trained models on a dataset: PSNR, SSIM, MS-SSIM,
     CIEDE2000, KLD/M4 for remosaics, model costs; writes a table, JSON and a figure."""
     from cfasim.eval.engine import evaluate as run_evaluation
-    from cfasim.store.schema import DatasetError
 
     if checkpoints:
         require_torch("evaluate --checkpoint")

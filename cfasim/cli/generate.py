@@ -11,6 +11,7 @@ from cfasim.cli.group import PATH_OR_URL, main
 from cfasim.errors import CfasimError
 from cfasim.store.fs import is_url
 from cfasim.store.generate_config import content_options
+from cfasim.store.status import unfinished_message
 
 
 @main.command()
@@ -91,7 +92,6 @@ def generate(out, workers, overwrite, resume, scheduler, processes, progress, **
 
 def _left_behind(out, overwrite: bool) -> str:
     """What a failed or interrupted build leaves, and how to continue it."""
-    from cfasim.store.schema import unfinished_message
 
     kept = " (the old dataset is kept until the new one is complete)"
     return unfinished_message(out, "building") + (kept if overwrite and not is_url(out) else "")

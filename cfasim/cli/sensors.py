@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cfasim.cli.group import PATH_OR_URL, main
+from cfasim.errors import DatasetError
 
 
 @main.group(invoke_without_command=True)
@@ -142,7 +143,6 @@ def calibrate(flats, darks, out, plot, name, pixel_pitch, qe):
 def noise_check_command(path, split, bins, limit):
     """Measure a dataset's noise (stored raw vs stored clean) against the model's prediction."""
     from cfasim.sensor.noise_check import noise_check
-    from cfasim.store.schema import DatasetError
 
     try:
         result = noise_check(path, split, bins=bins, limit=limit)

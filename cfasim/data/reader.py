@@ -9,26 +9,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import zarr
 
 from cfasim.cfa import CFAPattern
-from cfasim.errors import UnknownSplitError
-from cfasim.isp.render import sample_params
+from cfasim.errors import DatasetError, UnknownSplitError
 from cfasim.isp.steps import UnprocessParams
+from cfasim.sim.simulate import RawFormat
 from cfasim.store.fs import StoreFS
-from cfasim.store.schema import (
-    ATTRS_KEY,
-    FORMAT_VERSION,
-    META_ARRAYS,
-    SPLITS,
-    DatasetError,
-    unfinished_message,
-)
+from cfasim.store.schema import META_ARRAYS, SPLITS, has_isp_params
+from cfasim.store.status import open_store
 
 DATA_ARRAY_NAMES = ("raw", "target", "clean")
+
+
+def sample_params(split_group, index: int, config: dict) -> UnprocessParams:
+    """The ISP parameters of one stored sample (see docs/dataset-format.md).
+
+    Raises
+    ------
+    DatasetError
+        For datasets of real captured pairs, whose camera processing is unknown (stored NaN).
+    """
+    if not has_isp_params(config):
+        raise DatasetError(
+            f"sample {index} comes from a real captured pair ({config.get('source_kind')}): "
+            "its camera's white balance, colour matrix and noise are unknown (stored as NaN)"
+        )
+    g = split_group
+    wb = g["wb_gains"][index]
+    return UnprocessParams(
+        np.asarray(g["xyz2cam"][index]),
+        float(wb[0]),
+        float(wb[2]),
+        float(g["digital_gain"][index]),
+        config["transfer"],
+        bool(config["tone"]),
+    )
 
 
 class CheckedArray:
@@ -121,13 +138,6 @@ class CheckedArray:
         return f"<CheckedArray {self.store}/{self.rel} {self.shape} {self.dtype}>"
 
 
-@dataclass(frozen=True)
-class RawFormat:
-    bits: int
-    black: int
-    white: int
-
-
 class Split:
     """One split: ``len()``, integer indexing (a dict of NumPy arrays per sample), slicing."""
 
@@ -190,23 +200,9 @@ class Dataset:
     def __init__(self, url: str, storage_options: dict | None = None):
         self.url = url
         self.storage_options = storage_options
-        kwargs = {} if storage_options is None else {"storage_options": storage_options}
-        try:
-            self.root = zarr.open_group(url, mode="r", **kwargs)
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError) as err:
-            raise DatasetError(f"{url} is not a Zarr group: {err}") from None
-        attrs = self.root.attrs.get(ATTRS_KEY)
-        if attrs is None:
-            raise DatasetError(f"{url} is a Zarr group but not a cfasim dataset")
-        if attrs.get("format_version") != FORMAT_VERSION:
-            raise DatasetError(
-                f"{url} has cfasim format_version {attrs.get('format_version')!r}; this reader "
-                f"knows {FORMAT_VERSION} (see docs/dataset-format.md, compatibility policy)"
-            )
-        if attrs.get("status") != "complete":
-            raise DatasetError(unfinished_message(url, attrs.get("status")))
+        self.root, attrs = open_store(url, storage_options)  # complete, known format
         self.fs = StoreFS(url) if storage_options is None else None
-        self.attrs = dict(attrs)
+        self.attrs = attrs
         self.pattern = CFAPattern.from_dict(attrs["pattern"])
         self.config = dict(attrs["config"])
         self.raw_format = RawFormat(**attrs["raw_format"])

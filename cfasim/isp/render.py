@@ -14,33 +14,6 @@ from cfasim.isp.demosaic import demosaic_tent
 from cfasim.isp.steps import UnprocessParams, process
 
 
-def sample_params(split_group, index: int, config: dict) -> UnprocessParams:
-    """The ISP parameters of one stored sample (see docs/dataset-format.md).
-
-    Raises
-    ------
-    ValueError
-        For datasets of real captured pairs, whose camera processing is unknown (stored NaN).
-    """
-    from cfasim.store.schema import has_isp_params
-
-    if not has_isp_params(config):
-        raise ValueError(
-            f"sample {index} comes from a real captured pair ({config.get('source_kind')}): "
-            "its camera's white balance, colour matrix and noise are unknown (stored as NaN)"
-        )
-    g = split_group
-    wb = g["wb_gains"][index]
-    return UnprocessParams(
-        np.asarray(g["xyz2cam"][index]),
-        float(wb[0]),
-        float(wb[2]),
-        float(g["digital_gain"][index]),
-        config["transfer"],
-        bool(config["tone"]),
-    )
-
-
 def render_reference(
     raw: np.ndarray,
     pattern: CFAPattern,

@@ -11,6 +11,7 @@ from pathlib import Path
 import zarr
 
 from cfasim import __version__
+from cfasim.errors import DatasetError
 from cfasim.pipeline.planning import Plan, changed_sources, source_digest
 from cfasim.pipeline.render import render_shard
 from cfasim.store import schema as dataset
@@ -27,6 +28,7 @@ from cfasim.store.output import (
     staging_path,
     swap_in,
 )
+from cfasim.store.status import open_root, set_status
 
 
 def create_store(p: Plan, out: Path) -> None:
@@ -52,7 +54,7 @@ def create_store(p: Plan, out: Path) -> None:
             sp.count, cfg.patch, cfg.patch, cfg.scale, cfg.shard_samples, cfg.clean
         )
         dataset.create_split(root, sp.name, arrays, sp.meta)
-    dataset.set_status(root, "building")  # every array exists: from here on a build can resume
+    set_status(root, "building")  # every array exists: from here on a build can resume
 
 
 def shard_jobs(p: Plan) -> list[tuple[str, int, int]]:
@@ -85,8 +87,8 @@ def finished_shards(p: Plan, out) -> set[tuple[str, int, int]]:
 def stored_config(out) -> dict | None:
     """The generation config stored in a cfasim store (None if there is none)."""
     try:
-        return dict(dataset.open_root(out).attrs[dataset.ATTRS_KEY]["config"])
-    except (dataset.DatasetError, KeyError, TypeError):
+        return dict(open_root(out).attrs[dataset.ATTRS_KEY]["config"])
+    except (DatasetError, KeyError, TypeError):
         return None
 
 
@@ -94,13 +96,13 @@ def store_status(p: Plan, out) -> str | None:
     """Status of an existing store of exactly this configuration (``creating``, ``building``,
     ``complete``), None if there is none; raises if ``out`` holds a different dataset."""
     try:
-        attrs = dataset.open_root(out).attrs[dataset.ATTRS_KEY]
-    except dataset.DatasetError:
+        attrs = open_root(out).attrs[dataset.ATTRS_KEY]
+    except DatasetError:
         return None
     stored, wanted = attrs["config"], config_dict(p.config)
     if stored != wanted:
         diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-        raise dataset.DatasetError(
+        raise DatasetError(
             f"cannot resume {out}: it was generated with different settings ({', '.join(diff)})"
         )
     changed = changed_sources(attrs.get("sources", []), p.sources)
@@ -108,7 +110,7 @@ def store_status(p: Plan, out) -> str | None:
         shown = ", ".join(changed[:3]) + (
             f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         )
-        raise dataset.DatasetError(
+        raise DatasetError(
             f"cannot resume {out}: source file(s) changed since it was started: {shown}; "
             f"restore them or start again with --overwrite"
         )

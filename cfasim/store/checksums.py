@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cfasim.errors import DatasetError
 from cfasim.store import schema as dataset
 from cfasim.store.fs import StoreFS, zarr_store
+from cfasim.store.status import consolidate, is_cfasim_store, unfinished_message
 
 MANIFEST = "checksums.json"
 CARD_FILES = ("README.md", "croissant.json")
@@ -228,8 +230,8 @@ def write_manifest(path, replace: dict[str, bytes] | None = None) -> dict:
         The file is byte-identical for byte-identical stores.
     """
     root = StoreFS(path)
-    if not dataset.is_cfasim_store(path):
-        raise dataset.DatasetError(f"{root} is not a cfasim dataset")
+    if not is_cfasim_store(path):
+        raise DatasetError(f"{root} is not a cfasim dataset")
     found = scan_store(root)
     if found.extra:
         shown = ", ".join(found.extra[:5]) + (" ..." if len(found.extra) > 5 else "")
@@ -264,7 +266,7 @@ def finalize(path, splits) -> dict:
     """
     from cfasim.store.card import write_card
 
-    root_json = dataset.consolidate(path, splits)
+    root_json = consolidate(path, splits)
     write_card(path, root_json=root_json)
     doc = write_manifest(path, replace={"zarr.json": root_json})
     StoreFS(path).write_bytes("zarr.json", root_json)  # complete: written last
@@ -382,7 +384,7 @@ def validate(path, *, decode: bool = True, checksums: bool = True) -> Validation
         f"{dataset.FORMAT_VERSION})",
     )
     status = attrs.get("status")
-    c.check(status == "complete", f"zarr.json: {dataset.unfinished_message(root, status)}")
+    c.check(status == "complete", f"zarr.json: {unfinished_message(root, status)}")
     c.check("consolidated_metadata" in doc, "zarr.json: no consolidated metadata")
 
     found = scan_store(root)

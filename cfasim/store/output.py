@@ -22,7 +22,8 @@ from pathlib import Path
 
 from cfasim.errors import DatasetError
 from cfasim.store.fs import StoreFS, is_url
-from cfasim.store.schema import ATTRS_KEY, is_cfasim_store
+from cfasim.store.schema import ATTRS_KEY
+from cfasim.store.status import is_cfasim_store
 
 
 class Output(enum.Enum):

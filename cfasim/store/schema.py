@@ -13,18 +13,12 @@ Layout (see docs/dataset-format.md)::
 
 from __future__ import annotations
 
-import json
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
-
-from cfasim.errors import DatasetError
-from cfasim.store.fs import StoreFS, is_url, zarr_store
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -157,136 +151,3 @@ def shard_ranges(count: int, shard_samples: int) -> list[tuple[int, int]]:
     """[start, stop) sample ranges of the shards of a split: one writer task each."""
     k = max(1, min(shard_samples, count))
     return [(i, min(i + k, count)) for i in range(0, count, k)]
-
-
-def is_cfasim_store(path) -> bool:
-    """True if ``path`` (a folder or an fsspec URL) holds a Zarr group written by cfasim."""
-    try:
-        doc = json.loads(StoreFS(path).read_text("zarr.json"))
-    except (OSError, ValueError):
-        return False
-    return doc.get("node_type") == "group" and ATTRS_KEY in doc.get("attributes", {})
-
-
-STATUSES = ("creating", "building", "finalizing", "complete")
-"""A store's life: arrays being created -> shards being written -> card and checksums being
-written -> complete. Only ``complete`` stores are read; ``complete`` is written last."""
-
-
-def unfinished_message(path, status) -> str:
-    """The one piece of advice every command gives for a store that is not complete."""
-    return (
-        f"{path} is an unfinished build (status {status!r}): continue it by running the same "
-        f"cfasim generate command with --resume, or start again with --overwrite"
-    )
-
-
-def set_status(root: zarr.Group, status: str) -> None:
-    attrs = dict(root.attrs[ATTRS_KEY])
-    attrs["status"] = status
-    root.update_attributes({ATTRS_KEY: attrs})
-
-
-def consolidate(path, splits) -> bytes:
-    """Mark a built store ``finalizing`` and consolidate its metadata (root and each split, so
-    ``xarray.open_zarr(path, group=split)`` opens it with one read); return the bytes its root
-    ``zarr.json`` will have once complete (see :func:`complete_root_json`)."""
-    store = zarr_store(path)
-    root = zarr.open_group(store, mode="r+")
-    set_status(root, "finalizing")
-    with warnings.catch_warnings():  # consolidated metadata is not yet in the v3 spec
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata")
-        warnings.filterwarnings("ignore", message="Object at .* is not recognized")  # the card
-        for split in splits:
-            zarr.consolidate_metadata(store, path=split)
-        zarr.consolidate_metadata(store)
-    return complete_root_json(StoreFS(path).read_bytes("zarr.json"))
-
-
-def complete_root_json(finalizing: bytes) -> bytes:
-    """The root ``zarr.json`` of a ``finalizing`` store with its status set to ``complete``:
-    the same bytes as zarr wrote but for that one value (checked by parsing both)."""
-    old, new = b'"status": "finalizing"', b'"status": "complete"'
-    text = finalizing.replace(old, new)
-    want = json.loads(finalizing)
-    want["attributes"][ATTRS_KEY]["status"] = "complete"
-    if finalizing.count(old) != 1 or json.loads(text) != want:
-        raise DatasetError("cannot set the status of the root zarr.json (unexpected layout)")
-    return text
-
-
-def open_root(path) -> zarr.Group:
-    """Open a dataset's root group read-only; DatasetError if it is not a cfasim dataset."""
-    try:
-        root = zarr.open_group(zarr_store(path), mode="r")
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError) as err:
-        raise DatasetError(f"{path} is not a Zarr group: {err}") from None
-    if ATTRS_KEY not in root.attrs:
-        raise DatasetError(f"{path} is a Zarr group but not a cfasim dataset")
-    return root
-
-
-def _describe_split(root: zarr.Group, path, split: str, expected: int | None) -> str | None:
-    """One line of :func:`describe`: samples, data arrays and size of one split."""
-    if split not in root:
-        if expected:
-            raise DatasetError(f"the split group is missing ({expected} samples expected)")
-        return None
-    g = root[split]
-    count = g.attrs.get("count")
-    if count is None or (expected is not None and count != expected):
-        raise DatasetError(f"its count is {count!r}, the root attributes say {expected}")
-    parts = []
-    for name in ("raw", "target", "clean"):
-        if name in g:
-            arr = g[name]
-            parts.append(f"{name} {tuple(arr.shape)} {arr.dtype}")
-    local = not is_url(path) and Path(path, split).is_dir()
-    size = directory_size(Path(path) / split) if local else 0
-    return f"{split:<12} {count} samples  {'; '.join(parts) or '-'}  {size / 2**20:.1f} MiB"
-
-
-def directory_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-
-
-def describe(path) -> str:
-    """Human summary of a dataset: pattern, splits, shapes, noise, sizes on disk."""
-    root = open_root(path)
-    a = root.attrs[ATTRS_KEY]
-    cfg = a["config"]
-    pat = a["pattern"]
-    lines = [
-        f"dataset      {path}",
-        f"status       {a['status']}"
-        + (
-            ""
-            if a["status"] == "complete"
-            else f"  (INCOMPLETE: {unfinished_message(path, a['status'])})"
-        ),
-        f"format       cfasim format {a['format_version']} (written by cfasim {a['version']})",
-        f"pattern      {pat['name']}  tile {pat['tile_text']}  period "
-        f"{pat['period'][0]}x{pat['period'][1]}",
-        f"source       {cfg['source']}  ({len(a['sources'])} source entries)",
-        f"noise        {cfg['noise']}"
-        + (
-            f" (physics: {a['sensor_profile']['name']} at ISO {cfg['iso']:g}, sensor seed "
-            f"{cfg.get('sensor_seed', 0)}, optics {cfg.get('optics') or 'none'})"
-            if cfg["noise"] == "sensor"
-            else ""
-        ),
-        f"raw format   {a['raw_format']['bits']}-bit, black {a['raw_format']['black']}, "
-        f"white {a['raw_format']['white']}",
-        f"isp          transfer {cfg['transfer']}, tone curve {'on' if cfg['tone'] else 'off'}",
-        f"seed         {a['seed']}",
-    ]
-    for split in SPLITS:
-        try:
-            line = _describe_split(root, path, split, a.get("splits", {}).get(split))
-        except Exception as err:  # a damaged split is reported, not a crash
-            line = f"{split:<12} DAMAGED ({type(err).__name__}: {err}); run cfasim validate {path}"
-        if line:
-            lines.append(line)
-    if not is_url(path) and Path(path).is_dir():
-        lines.append(f"total        {directory_size(Path(path)) / 2**20:.1f} MiB on disk")
-    return "\n".join(lines)

@@ -39,7 +39,9 @@ import zarr
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cfasim.cfa import CFAPattern
-from cfasim.store.schema import ATTRS_KEY, FORMAT_VERSION, DatasetError, unfinished_message
+from cfasim.errors import DatasetError
+from cfasim.store.schema import ATTRS_KEY, FORMAT_VERSION
+from cfasim.store.status import unfinished_message
 
 
 class Dihedral(NamedTuple):

@@ -16,6 +16,7 @@ from cfasim.errors import (
     SourceError,
     UnknownSplitError,
 )
+from cfasim.store.status import open_root, unfinished_message
 from cfasim.train.trainer import load_checkpoint, model_from_checkpoint
 
 
@@ -153,7 +154,6 @@ def load_raw_input(checkpoint, path, split: str = "test", index: int = 0) -> np.
 def dataset_raw(path: Path, pattern, split: str, index: int) -> np.ndarray:
     """Sample ``index`` of ``split`` of a cfasim dataset, whose pattern must be ``pattern``."""
     from cfasim.cfa import CFAPattern
-    from cfasim.store.schema import open_root, unfinished_message
 
     root = open_root(path)
     attrs = root.attrs["cfasim"]

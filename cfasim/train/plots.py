@@ -38,7 +38,8 @@ def plot_run(trainer, samples: int = 4) -> None:
     fig.savefig(out / "curves.png", dpi=100)
     plt.close(fig)
 
-    from cfasim.isp.render import render_reference, sample_params
+    from cfasim.data.reader import sample_params
+    from cfasim.isp.render import render_reference
 
     n = min(samples, len(trainer.val_set))
     if n == 0:

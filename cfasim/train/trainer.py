@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 import zarr
 
+from cfasim.data.reader import sample_params
 from cfasim.errors import CheckpointError
-from cfasim.isp.render import render_reference, sample_params
+from cfasim.isp.render import render_reference
 from cfasim.store.schema import has_isp_params
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d
 from cfasim.train.data import CFADataset, ShardAwareSampler

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cfasim import DISTRIBUTION
+from cfasim.errors import DatasetError
 from cfasim.store import schema as dataset
+from cfasim.store.status import open_root, unfinished_message
 
 CROISSANT_SPEC = "http://mlcommons.org/croissant/1.1"
 CC0_URL = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -221,10 +223,10 @@ def read_store(path) -> StoreInfo:
     from cfasim.store.fs import StoreFS
 
     fs = StoreFS(path)
-    root = dataset.open_root(path)
+    root = open_root(path)
     attrs = root.attrs[dataset.ATTRS_KEY]
     if attrs.get("status") not in ("complete", "finalizing"):
-        raise dataset.DatasetError(dataset.unfinished_message(path, attrs.get("status")))
+        raise DatasetError(unfinished_message(path, attrs.get("status")))
     chunk_files: dict[str, list[str]] = {}
     for rel in scan_store(fs).chunks:
         array = rel.split("/c/")[0] if "/c/" in rel else rel.rsplit("/", 1)[0]
