@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import click
@@ -44,10 +45,8 @@ def main():
 
 def require_torch(command: str):
     """A one-line error unless PyTorch is installed (the ``train`` extra)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:  # looked up, not imported
         raise click.ClickException(
             f"cfasim {command} needs PyTorch: pip install '{DISTRIBUTION}[train]' (on a CPU-only "
             "machine first: pip install torch --index-url https://download.pytorch.org/whl/cpu)"
-        ) from None
+        )

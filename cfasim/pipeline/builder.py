@@ -15,7 +15,7 @@ from cfasim.errors import DatasetError
 from cfasim.pipeline.planning import Plan, changed_sources, source_digest
 from cfasim.pipeline.render import render_shard
 from cfasim.store import schema as dataset
-from cfasim.store.checksums import finalize, is_finalized
+from cfasim.store.finalize import finalize, is_finalized
 from cfasim.store.fs import StoreFS, is_url, zarr_store
 from cfasim.store.generate_config import config_dict
 from cfasim.store.lock import build_lock

@@ -29,7 +29,7 @@ import numpy as np
 from cfasim.errors import DatasetError
 from cfasim.store import schema as dataset
 from cfasim.store.fs import StoreFS, zarr_store
-from cfasim.store.status import consolidate, is_cfasim_store, unfinished_message
+from cfasim.store.status import is_cfasim_store, unfinished_message
 
 MANIFEST = "checksums.json"
 CARD_FILES = ("README.md", "croissant.json")
@@ -244,40 +244,6 @@ def write_manifest(path, replace: dict[str, bytes] | None = None) -> dict:
     doc = {"algorithm": ALGORITHM, "files": dict(sorted(files.items()))}
     root.write_bytes(MANIFEST, manifest_bytes(doc))
     return doc
-
-
-def finalize(path, splits) -> dict:
-    """Finish a built store: consolidate its metadata (status ``finalizing``), write the dataset
-    card (``README.md``, ``croissant.json``) and ``checksums.json``, and only then the root
-    ``zarr.json`` with status ``complete``, so a store that says complete always has its card
-    and checksums. Safe to run again on a store a kill left ``finalizing``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Store root of a store whose every shard is written.
-    splits : list of str
-        Its split names.
-
-    Returns
-    -------
-    dict
-        The manifest written.
-    """
-    from cfasim.store.card import write_card
-
-    root_json = consolidate(path, splits)
-    write_card(path, root_json=root_json)
-    doc = write_manifest(path, replace={"zarr.json": root_json})
-    StoreFS(path).write_bytes("zarr.json", root_json)  # complete: written last
-    return doc
-
-
-def is_finalized(path) -> bool:
-    """A complete store that has its card and checksums (an older cfasim wrote ``complete``
-    before them, so a kill could leave a complete store without them)."""
-    fs = StoreFS(path)
-    return all(fs.is_file(rel) for rel in (MANIFEST, *CARD_FILES))
 
 
 # ---------------------------------------------------------------------------------------------
