@@ -66,45 +66,10 @@ class GenerateConfig:
         pattern_spec = self.pattern or ("bayer" if self.source_kind == "zurich" else "nona")
         pattern = get_pattern(pattern_spec)
         physics = _sensor_fields(self, real_pairs) if self.sensor is not None else {}
-        if physics:
-            noise_spec = SENSOR_NOISE
-            bits, black, white = physics["bits"], physics["black_level"], physics["white_level"]
-        else:
-            if self.iso is not None or self.optics or self.exposure_time_s is not None:
-                raise ConfigError("--iso, --exposure-time and --optics need --sensor")
-            noise_spec = self.noise or ("none" if real_pairs else "brooks")
-            NoiseModel.parse(noise_spec)
-            bits = 10 if self.bits is None else self.bits
-            black = 64 if self.black_level is None else self.black_level
-            white = self.white_level
-        fmt = RawFormat(bits, black, white)
-        if self.count < 1:
-            raise ConfigError(f"count must be >= 1, got {self.count}")
-        py, px = pattern.period
-        if self.patch < 1 or self.patch % py or self.patch % px:
-            lcm = math.lcm(py, px)
-            near = max(lcm, round(self.patch / lcm) * lcm)
-            raise ConfigError(
-                f"patch {self.patch} is not a multiple of the {pattern.label} period {py}x{px}; "
-                f"try {near}"
-            )
-        splits = tuple(float(f) for f in self.splits)
-        if len(splits) != 3 or min(splits) < 0 or not math.isclose(sum(splits), 1.0, abs_tol=1e-6):
-            raise ConfigError(
-                f"splits must be three fractions >= 0 summing to 1, got {self.splits}"
-            )
-        if self.source_kind not in SOURCE_KINDS:
-            raise ConfigError(
-                f"source kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}"
-            )
-        if self.source_kind == "raw" and (self.source == BUILTIN or self.scale != 1):
-            raise ConfigError("RAW sources need a folder (--source DIR) and --scale 1")
-        if self.scale not in (1, 2):
-            raise ConfigError(f"scale must be 1 or 2 (target side / RAW side), got {self.scale}")
-        if real_pairs:
-            _check_real_pairs(self, pattern, noise_spec)
-        elif self.targets is not None:
-            raise ConfigError("--targets is only used with --source-kind pairs")
+        noise_spec, fmt = self._noise_and_format(physics, real_pairs)
+        self._check_sizes(pattern)
+        splits = _checked_splits(self.splits)
+        self._check_source(pattern, noise_spec, real_pairs)
         if not 0 <= self.seed < 1 << 63:
             raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
         shard = self.shard_samples or dataset.shard_samples_for(2 * self.patch * self.patch)
@@ -124,6 +89,45 @@ class GenerateConfig:
             }
         )
 
+    def _noise_and_format(self, physics: dict, real_pairs: bool) -> tuple[str, RawFormat]:
+        """The noise spec and the RAW format: a sensor's own, or the given/default ones."""
+        if physics:
+            fmt = RawFormat(physics["bits"], physics["black_level"], physics["white_level"])
+            return SENSOR_NOISE, fmt
+        if self.iso is not None or self.optics or self.exposure_time_s is not None:
+            raise ConfigError("--iso, --exposure-time and --optics need --sensor")
+        noise_spec = self.noise or ("none" if real_pairs else "brooks")
+        NoiseModel.parse(noise_spec)
+        bits = 10 if self.bits is None else self.bits
+        black = 64 if self.black_level is None else self.black_level
+        return noise_spec, RawFormat(bits, black, self.white_level)
+
+    def _check_sizes(self, pattern: CFAPattern) -> None:
+        if self.count < 1:
+            raise ConfigError(f"count must be >= 1, got {self.count}")
+        py, px = pattern.period
+        if self.patch < 1 or self.patch % py or self.patch % px:
+            lcm = math.lcm(py, px)
+            near = max(lcm, round(self.patch / lcm) * lcm)
+            raise ConfigError(
+                f"patch {self.patch} is not a multiple of the {pattern.label} period {py}x{px}; "
+                f"try {near}"
+            )
+        if self.scale not in (1, 2):
+            raise ConfigError(f"scale must be 1 or 2 (target side / RAW side), got {self.scale}")
+
+    def _check_source(self, pattern: CFAPattern, noise_spec: str, real_pairs: bool) -> None:
+        if self.source_kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"source kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}"
+            )
+        if self.source_kind == "raw" and (self.source == BUILTIN or self.scale != 1):
+            raise ConfigError("RAW sources need a folder (--source DIR) and --scale 1")
+        if real_pairs:
+            _check_real_pairs(self, pattern, noise_spec)
+        elif self.targets is not None:
+            raise ConfigError("--targets is only used with --source-kind pairs")
+
     def split_counts(self) -> dict[str, int]:
         """Samples per split: val and test rounded, train takes the rest."""
         val = round(self.count * self.splits[1])
@@ -137,6 +141,13 @@ class GenerateConfig:
 
 SENSOR_NOISE = "sensor"
 """``noise`` of a dataset simulated with a sensor profile (physics noise in electrons)."""
+
+
+def _checked_splits(given) -> tuple[float, float, float]:
+    splits = tuple(float(f) for f in given)
+    if len(splits) != 3 or min(splits) < 0 or not math.isclose(sum(splits), 1.0, abs_tol=1e-6):
+        raise ConfigError(f"splits must be three fractions >= 0 summing to 1, got {given}")
+    return splits
 
 
 def _sensor_fields(cfg: GenerateConfig, real_pairs: bool) -> dict:
