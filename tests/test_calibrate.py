@@ -1,7 +1,7 @@
-"""Photon-transfer calibration (cfasim.sensor.calibrate): parameters from synthetic frames.
+"""Photon-transfer calibration (cfasim.sensor.calibration): parameters from synthetic frames.
 
 The frames come from a small NumPy synthesiser written here, independent of cfasim's noise code,
-following the model of the module docstring: electrons ``min(Poisson(mu * (1 + prnu * n_p) +
+following the model of the package docstring: electrons ``min(Poisson(mu * (1 + prnu * n_p) +
 dark * t), full_well) + dsnu * n_d + read * N(0, 1) + row * N_row(0, 1)``, DN ``round(black +
 K * e)`` clipped to [0, white], ``n_p``, ``n_d`` fixed per pixel, one ``N_row`` per row and frame.
 
@@ -37,7 +37,7 @@ import pytest
 import tifffile
 
 from cfasim.sensor import profile as sensor_profile
-from cfasim.sensor.calibrate import (
+from cfasim.sensor.calibration import (
     Calibration,
     CalibrationError,
     calibrate,

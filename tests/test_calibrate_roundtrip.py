@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cfasim.cfa import get_pattern
-from cfasim.sensor.calibrate import calibrate
+from cfasim.sensor.calibration import calibrate
 from cfasim.sensor.physics import simulate_sensor
 from cfasim.sensor.profile import SensorProfile
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cfasim.cli.group import PATH_OR_URL, main
-from cfasim.errors import DatasetError
+from cfasim.errors import CalibrationError, DatasetError
 
 
 @main.group(invoke_without_command=True)
@@ -115,7 +115,7 @@ def calibrate(flats, darks, out, plot, name, pixel_pitch, qe):
     _10ms). Frames must come from one camera at one ISO (its base ISO for a profile whose
     full well is the charge capacity).
     """
-    from cfasim.sensor.calibrate import CalibrationError, calibrate_files
+    from cfasim.sensor.calibration import calibrate_files
 
     for option, path in (("--out", out), ("--plot", plot)):
         if path is not None and not path.absolute().parent.is_dir():  # before the long fit
@@ -142,10 +142,11 @@ def calibrate(flats, darks, out, plot, name, pixel_pitch, qe):
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N samples.")
 def noise_check_command(path, split, bins, limit):
     """Measure a dataset's noise (stored raw vs stored clean) against the model's prediction."""
+    from cfasim.data.reader import open_dataset
     from cfasim.sensor.noise_check import noise_check
 
     try:
-        result = noise_check(path, split, bins=bins, limit=limit)
+        result = noise_check(open_dataset(path), split, bins=bins, limit=limit)
     except (ValueError, KeyError, DatasetError) as err:
         raise click.ClickException(str(err)) from None
     click.echo(result.format())

@@ -11,18 +11,26 @@ pixels that may clip (``v > max_value``, or a mean within 3 predicted standard d
 or of the white level) are left out.
 The overall figure is the mean of ``residual^2 / predicted variance`` over all kept pixels
 (1 for a correct model; its standard error is about ``sqrt(2 / n)`` for Gaussian-like noise).
+
+:func:`noise_check` takes a dataset that is already open (the sensor layer does not read
+stores): the CLI opens it with :func:`cfasim.data.reader.open_dataset`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from cfasim.data.reader import open_dataset
+from cfasim.errors import DatasetError
 
 CHUNK_SAMPLES = 16
 """Samples read at a time."""
+
+Predictor = Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
+"""``predict(v, a, b) -> (mean DN, variance DN^2)`` of the pixels of samples ``a:b``."""
 
 
 @dataclass
@@ -38,6 +46,7 @@ class NoiseCheck:
     rows: list[dict] = field(default_factory=list)
 
     def format(self) -> str:
+        """The report: a header, one line per clean-value bin, the overall ratio."""
         lines = [
             f"{self.path} [{self.split}]: {self.samples} samples, {self.pixels} pixels, "
             f"noise model {self.model}",
@@ -66,7 +75,7 @@ def pixel_values(clean: np.ndarray, tile: np.ndarray) -> np.ndarray:
 
 
 def noise_check(
-    path,
+    dataset,
     split: str = "train",
     *,
     bins: int = 8,
@@ -76,60 +85,51 @@ def noise_check(
 ) -> NoiseCheck:
     """Compare the measured and predicted noise of ``split`` (the dataset must store ``clean``).
 
+    Parameters
+    ----------
+    dataset
+        An opened dataset, e.g. ``cfasim.data.reader.open_dataset(path)``. Any object with:
+
+        * ``url`` -- its path or URL (``str``), for the report and the messages;
+        * ``config`` -- the generate configuration (``dict``): ``noise`` (``"sensor"`` for a
+          sensor-profile dataset), and for those ``iso`` and ``exposure_time_s``;
+        * ``attrs`` -- the store attributes (``dict``): ``raw_format`` with ``black`` and
+          ``white``, and ``sensor_profile`` (a :class:`~cfasim.sensor.profile.SensorProfile`
+          dict) for sensor-profile datasets;
+        * ``pattern.tile`` -- the CFA colour-index tile (``numpy`` array);
+        * ``dataset[split]`` -- the split: ``len()`` is its sample count, ``.arrays`` a mapping
+          of array name (``raw``, ``clean``, ``shot_noise``, ``read_noise``) to arrays sliced by
+          sample, ``arrays[name][a:b]``.
+    split
+        The split to measure.
+    bins, max_value, min_pixels
+        ``bins`` clean-value bins over ``[0, max_value]``; pixels above ``max_value`` are left
+        out, bins with fewer than ``min_pixels`` are not listed.
+    limit
+        Use only the first ``limit`` samples.
+
     Raises
     ------
-    ValueError
-        If the dataset has no ``clean`` array, the split is empty, or the noise model is not
-        one whose variance is known (real captured pairs).
+    DatasetError
+        (a ``ValueError``) If the dataset has no ``clean`` array, the split is empty, or the
+        noise model is not one whose variance is known (real captured pairs).
+    TypeError
+        If ``dataset`` is a path rather than an opened dataset.
     """
-    ds = open_dataset(path)
-    cfg = ds.config
-    sp = ds[split]
+    if isinstance(dataset, str | os.PathLike):
+        raise TypeError(
+            "noise_check takes an opened dataset: noise_check(open_dataset(path)) with "
+            "cfasim.data.reader.open_dataset"
+        )
+    sp = dataset[split]
     n = len(sp) if limit is None else min(limit, len(sp))
     if n == 0:
-        raise ValueError(f"split {split!r} of {path} is empty")
+        raise DatasetError(f"split {split!r} of {dataset.url} is empty")
     if "clean" not in sp.arrays:
-        raise ValueError(f"{path} stores no clean signal: generate it with --clean")
-    fmt = ds.attrs["raw_format"]
-    black, white = float(fmt["black"]), float(fmt["white"])
-    if cfg.get("noise") == "sensor":
-        from cfasim.sensor.physics import predicted_mean_dn, predicted_variance_dn
-        from cfasim.sensor.profile import SensorProfile
-
-        profile = SensorProfile.from_dict(ds.attrs["sensor_profile"])
-        iso, t = float(cfg["iso"]), cfg.get("exposure_time_s")
-        model = f"sensor {profile.name} at ISO {iso:g}"
-
-        def predict(v, a, b):
-            return predicted_mean_dn(v, profile, iso, t), predicted_variance_dn(v, profile, iso, t)
-    else:
-        shot_all = np.asarray(sp.arrays["shot_noise"][:n], dtype=np.float64)
-        read_all = np.asarray(sp.arrays["read_noise"][:n], dtype=np.float64)
-        if not (np.isfinite(shot_all).all() and np.isfinite(read_all).all()):
-            raise ValueError(f"{path}: the noise of real captured pairs is not known")
-        model = f"Poisson-Gaussian ({cfg.get('noise')})"
-
-        def predict(v, a, b):
-            shot, read = shot_all[a:b, None, None], read_all[a:b, None, None]
-            return black + v * (white - black), (shot * v + read) * (white - black) ** 2 + 1 / 12
-
+        raise DatasetError(f"{dataset.url} stores no clean signal: generate it with --clean")
+    model, predict = _predictor(dataset, sp, n)
     edges = np.linspace(0.0, max_value, bins + 1)
-    count, measured, predicted = (np.zeros(bins) for _ in range(3))
-    ratio_sum = 0.0
-    for a in range(0, n, CHUNK_SAMPLES):  # bounded memory on any split size
-        b = min(a + CHUNK_SAMPLES, n)
-        raw = np.asarray(sp.arrays["raw"][a:b], dtype=np.float64)
-        v = pixel_values(np.asarray(sp.arrays["clean"][a:b], dtype=np.float64), ds.pattern.tile)
-        mean, var = predict(v, a, b)
-        sigma = np.sqrt(var)
-        keep = (v <= max_value) & (mean - 3.0 * sigma > 0.0) & (mean + 3.0 * sigma < white)
-        resid2 = ((raw - mean) ** 2)[keep]
-        var, v = np.broadcast_to(var, keep.shape)[keep], v[keep]
-        ratio_sum += float((resid2 / var).sum())
-        which = np.minimum(np.searchsorted(edges, v, side="right") - 1, bins - 1)
-        count += np.bincount(which, minlength=bins)
-        measured += np.bincount(which, resid2, minlength=bins)
-        predicted += np.bincount(which, var, minlength=bins)
+    ratio_sum, count, measured, predicted = _accumulate(dataset, sp, n, predict, edges, max_value)
     rows = [
         {
             "v_lo": float(edges[k]),
@@ -144,4 +144,63 @@ def noise_check(
     ]
     kept = int(count.sum())
     ratio = ratio_sum / kept if kept else float("nan")
-    return NoiseCheck(str(path), split, model, n, kept, ratio, rows)
+    return NoiseCheck(str(dataset.url), split, model, n, kept, ratio, rows)
+
+
+def _predictor(dataset, sp, n: int) -> tuple[str, Predictor]:
+    """The noise model's name and its prediction of the mean and variance of a pixel."""
+    cfg = dataset.config
+    fmt = dataset.attrs["raw_format"]
+    black, white = float(fmt["black"]), float(fmt["white"])
+    if cfg.get("noise") == "sensor":
+        return _sensor_predictor(dataset)
+    shot_all = np.asarray(sp.arrays["shot_noise"][:n], dtype=np.float64)
+    read_all = np.asarray(sp.arrays["read_noise"][:n], dtype=np.float64)
+    if not (np.isfinite(shot_all).all() and np.isfinite(read_all).all()):
+        raise DatasetError(f"{dataset.url}: the noise of real captured pairs is not known")
+
+    def predict(v, a, b):
+        shot, read = shot_all[a:b, None, None], read_all[a:b, None, None]
+        return black + v * (white - black), (shot * v + read) * (white - black) ** 2 + 1 / 12
+
+    return f"Poisson-Gaussian ({cfg.get('noise')})", predict
+
+
+def _sensor_predictor(dataset) -> tuple[str, Predictor]:
+    """The sensor profile's photon-transfer mean and variance at the dataset's ISO."""
+    from cfasim.sensor.physics import predicted_mean_dn, predicted_variance_dn
+    from cfasim.sensor.profile import SensorProfile
+
+    cfg = dataset.config
+    profile = SensorProfile.from_dict(dataset.attrs["sensor_profile"])
+    iso, t = float(cfg["iso"]), cfg.get("exposure_time_s")
+
+    def predict(v, a, b):
+        return predicted_mean_dn(v, profile, iso, t), predicted_variance_dn(v, profile, iso, t)
+
+    return f"sensor {profile.name} at ISO {iso:g}", predict
+
+
+def _accumulate(dataset, sp, n: int, predict: Predictor, edges: np.ndarray, max_value: float):
+    """Sum ``residual^2 / variance`` over the kept pixels and, per bin, the pixel count, the
+    squared residuals and the predicted variances, reading :data:`CHUNK_SAMPLES` at a time."""
+    bins = len(edges) - 1
+    white = float(dataset.attrs["raw_format"]["white"])
+    count, measured, predicted = (np.zeros(bins) for _ in range(3))
+    ratio_sum = 0.0
+    for a in range(0, n, CHUNK_SAMPLES):  # bounded memory on any split size
+        b = min(a + CHUNK_SAMPLES, n)
+        raw = np.asarray(sp.arrays["raw"][a:b], dtype=np.float64)
+        clean = np.asarray(sp.arrays["clean"][a:b], dtype=np.float64)
+        v = pixel_values(clean, dataset.pattern.tile)
+        mean, var = predict(v, a, b)
+        sigma = np.sqrt(var)
+        keep = (v <= max_value) & (mean - 3.0 * sigma > 0.0) & (mean + 3.0 * sigma < white)
+        resid2 = ((raw - mean) ** 2)[keep]
+        var, v = np.broadcast_to(var, keep.shape)[keep], v[keep]
+        ratio_sum += float((resid2 / var).sum())
+        which = np.minimum(np.searchsorted(edges, v, side="right") - 1, bins - 1)
+        count += np.bincount(which, minlength=bins)
+        measured += np.bincount(which, resid2, minlength=bins)
+        predicted += np.bincount(which, var, minlength=bins)
+    return ratio_sum, count, measured, predicted
