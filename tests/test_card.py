@@ -15,6 +15,8 @@ from cfasim.pipeline.builder import create_store
 from cfasim.store import card
 from cfasim.store import checksums as manifest
 from cfasim.store import schema as dataset
+from cfasim.store.card.info import _dataset_name
+from cfasim.store.card.licence import CC0_URL
 from cfasim.store.generate_config import config_dict
 
 # rdflib (used by mlcroissant) warns about its own deprecated API
@@ -114,7 +116,7 @@ def test_croissant_validates_and_describes_the_store(store):
     doc = json.loads((store / "croissant.json").read_text())
     assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1"
     assert doc["@type"] == "sc:Dataset" and "datePublished" not in doc
-    assert doc["license"] == card.CC0_URL
+    assert doc["license"] == CC0_URL
     zarr_json = next(d for d in doc["distribution"] if d["@id"] == "zarr.json")
     assert zarr_json["sha256"] == manifest.hash_file(store / "zarr.json")
     records = {r["@id"]: r for r in doc["recordSet"]}
@@ -136,7 +138,7 @@ def test_regeneration_command_round_trips(store, custom_store):
         assert card.config_from_command(command) == attrs(path)["config"]
         out = shlex.split(command)[-1]
         assert shlex.split(command)[-2] == "--out" and out.startswith("cfasim-")
-        assert out == card._dataset_name(attrs(path)) + ".zarr"  # from content, not the folder
+        assert out == _dataset_name(attrs(path)) + ".zarr"  # from content, not the folder
     command = regenerate_line((custom_store / "README.md").read_text())
     for option in [
         "--pattern quad:grbg",
