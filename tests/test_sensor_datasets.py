@@ -65,7 +65,7 @@ def test_sensor_dataset_noise_matches_the_profile(profile_path, tmp_path):
     # per-sample equivalent Poisson-Gaussian coefficients: shot = 1 / e_white
     e_white = PROFILE.electrons_at_white(200.0)
     np.testing.assert_allclose(ds["train"].arrays["shot_noise"][:], 1.0 / e_white)
-    check = noise_check(out)
+    check = noise_check(ds)
     # n kept pixels >= 15k: standard error of the mean ratio about sqrt(2 / n) < 1.2 %
     assert check.pixels > 15_000
     assert abs(check.ratio - 1.0) < 0.035, check.format()

@@ -249,6 +249,70 @@ class RawScanResult:
 # reading
 
 
+@dataclass(frozen=True, eq=False)
+class RawMosaic:
+    """The visible mosaic of any RAW file LibRaw decodes, whatever its CFA (:func:`read_mosaic`).
+
+    Attributes
+    ----------
+    path : the file.
+    mosaic : (H, W) uint16 visible RAW codes (rawpy ``raw_image_visible``, a copy).
+    black : (H, W) float64 black level of every pixel (``black_level_per_channel`` mapped
+        through ``raw_colors_visible``).
+    white : white level (rawpy ``white_level``).
+    sites : shape of rawpy's ``raw_pattern`` ((1, 1) when there is none).
+    shutter_s : LibRaw's shutter value in seconds (0 when the file has none).
+    """
+
+    path: Path
+    mosaic: np.ndarray
+    black: np.ndarray
+    white: int
+    sites: tuple[int, int]
+    shutter_s: float
+
+
+def read_mosaic(path: str | os.PathLike[str]) -> RawMosaic:
+    """Read the visible mosaic of a RAW file with rawpy, any CFA (X-Trans, Quad...) accepted:
+    what photon-transfer calibration needs. :func:`read_raw` adds the Bayer checks, white
+    balance and matrix a dataset source needs.
+
+    Raises
+    ------
+    RawFormatError
+        ``"unreadable: ..."`` (LibRaw cannot open or decode it) or ``"no CFA mosaic ..."``.
+    """
+    rawpy = _rawpy()
+    path = Path(path)
+    try:
+        with rawpy.imread(str(path)) as rp:
+            mosaic = np.array(rp.raw_image_visible, dtype=np.uint16, copy=True)
+            if mosaic.ndim != 2:
+                raise RawFormatError(path, "no CFA mosaic (linear / demosaiced RAW)")
+            per_colour = np.asarray(rp.black_level_per_channel, dtype=np.float64)
+            colours = np.asarray(rp.raw_colors_visible)
+            black = per_colour[np.clip(colours, 0, per_colour.size - 1)]
+            pattern = rp.raw_pattern
+            sites = (1, 1) if pattern is None else tuple(int(v) for v in np.shape(pattern))
+            white = int(rp.white_level)
+            shutter = float(getattr(rp.other, "shutter_speed", 0.0) or 0.0)
+    except RawFormatError:
+        raise
+    except Exception as exc:  # LibRaw errors, unsupported files, truncated data
+        raise RawFormatError(path, f"unreadable: {_libraw_message(exc)}") from exc
+    if black.shape != mosaic.shape:
+        black = np.full(mosaic.shape, float(per_colour[0]))
+    return RawMosaic(path, mosaic, black, white, sites, shutter)
+
+
+def _rawpy():
+    try:
+        import rawpy
+    except ImportError as exc:  # pragma: no cover - rawpy is installed where this is tested
+        raise ImportError(f"reading RAW files needs rawpy (pip install rawpy): {exc}") from exc
+    return rawpy
+
+
 def read_raw(path: str | os.PathLike[str]) -> RawFrame:
     """Read a Bayer RAW file with rawpy (LibRaw).
 
@@ -283,10 +347,7 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
         If rawpy is not installed.
     """
     path = Path(path)
-    try:
-        import rawpy
-    except ImportError as exc:  # pragma: no cover - rawpy is installed where this is tested
-        raise ImportError(f"reading RAW files needs rawpy (pip install rawpy): {exc}") from exc
+    rawpy = _rawpy()
     if not stat.S_ISREG(os.stat(path).st_mode):  # FileNotFoundError for a missing file
         raise OSError(f"not a regular file: {path}")
     info = _tiff_info(path)

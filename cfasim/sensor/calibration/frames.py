@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cfasim.errors import CalibrationError
+from cfasim.errors import CalibrationError, RawFormatError
+from cfasim.source.raw import read_mosaic
 
 _TIME_IN_NAME = re.compile(
     r"(?:^|[_\-\s.])t?(\d+(?:\.\d*)?|\.\d+)(s|ms|us|µs)(?=$|[_\-\s.])", re.IGNORECASE
@@ -135,42 +136,21 @@ def read_calibration_frame(path: str | os.PathLike[str]) -> CalibrationFrame:
         Naming the file, if it cannot be read or decoded or is not a CFA mosaic.
     """
     path = Path(path)
-    try:
-        import rawpy
-    except ImportError as exc:  # pragma: no cover - rawpy is a dependency
-        raise ImportError(f"reading RAW files needs rawpy (pip install rawpy): {exc}") from exc
     if not path.is_file():
         raise CalibrationError(f"{path}: no such file")
-    mosaic, black, white, sites, shutter = _read_mosaic(rawpy, path)
+    mosaic, black, white, sites, shutter = _read_mosaic(path)
     t, source = _exposure_time(path, shutter)
     return CalibrationFrame(path, mosaic, black, white, sites, t, source)
 
 
-def _read_mosaic(rawpy, path: Path) -> tuple[np.ndarray, np.ndarray, int, tuple[int, ...], float]:
-    """(mosaic, black map, white, site period, LibRaw shutter value) of one file."""
+def _read_mosaic(path: Path) -> tuple[np.ndarray, np.ndarray, int, tuple[int, ...], float]:
+    """(mosaic, black map, white, site period, LibRaw shutter value) of one file, read by the
+    project's one rawpy reader (:func:`cfasim.source.raw.read_mosaic`)."""
     try:
-        with rawpy.imread(str(path)) as rp:
-            mosaic = np.array(rp.raw_image_visible, dtype=np.uint16, copy=True)
-            if mosaic.ndim != 2:
-                raise CalibrationError(f"{path}: not a CFA mosaic (linear / demosaiced RAW)")
-            per_colour = np.asarray(rp.black_level_per_channel, dtype=np.float64)
-            colours = np.asarray(rp.raw_colors_visible)
-            black = per_colour[np.clip(colours, 0, per_colour.size - 1)]
-            pattern = rp.raw_pattern
-            sites = (1, 1) if pattern is None else tuple(int(v) for v in np.shape(pattern))
-            white = int(rp.white_level)
-            shutter = float(getattr(rp.other, "shutter_speed", 0.0) or 0.0)
-    except CalibrationError:
-        raise
-    except Exception as exc:  # LibRaw errors, unsupported files, truncated data
-        text = exc.args[0] if exc.args else ""
-        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        raise CalibrationError(
-            f"{path}: unreadable RAW file ({type(exc).__name__}: {text or 'error'})"
-        ) from exc
-    if black.shape != mosaic.shape:
-        black = np.full(mosaic.shape, float(per_colour[0]))
-    return mosaic, black, white, sites, shutter
+        m = read_mosaic(path)
+    except RawFormatError as err:
+        raise CalibrationError(f"{path}: unusable RAW file ({err.reason})") from err
+    return m.mosaic, m.black, m.white, m.sites, m.shutter_s
 
 
 def _exposure_time(path: Path, shutter: float) -> tuple[float | None, str]:
