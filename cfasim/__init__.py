@@ -39,7 +39,7 @@ _API = {
     "plan": "cfasim.pipeline.planning",
     "build": "cfasim.pipeline.builder",
     "open_dataset": "cfasim.data.reader",
-    "validate": "cfasim.store.checksums",
+    "validate": "cfasim.store.validate",
     "write_dng": "cfasim.data.dng",
     # errors
     "CfasimError": "cfasim.errors",

@@ -18,6 +18,7 @@ from cfasim.store import schema as dataset
 from cfasim.store.card.info import _dataset_name
 from cfasim.store.card.licence import CC0_URL
 from cfasim.store.generate_config import config_dict
+from cfasim.store.validate import validate
 
 # rdflib (used by mlcroissant) warns about its own deprecated API
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
@@ -184,7 +185,7 @@ def test_card_and_manifest_are_deterministic(store, tmp_path):
         assert (other / name).read_bytes() == (store / name).read_bytes(), name
     card.write_card(other)
     assert (other / "README.md").read_bytes() == (store / "README.md").read_bytes()
-    assert manifest.validate(other).ok
+    assert validate(other).ok
 
 
 def write_png(path, seed, size=64):
@@ -206,7 +207,7 @@ def test_folder_source_card_carries_the_source_licence(tmp_path):
     validate_croissant(out / "croissant.json")
     doc = json.loads((out / "croissant.json").read_text())
     assert doc["license"]["@type"] == "sc:CreativeWork"
-    assert manifest.validate(out).ok
+    assert validate(out).ok
 
 
 def test_publisher_options_and_incomplete_stores(store, tmp_path):

@@ -10,6 +10,7 @@ import zarr
 
 from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import checksums as manifest
+from cfasim.store.validate import validate
 
 RAW_SHARD = "train/raw/c/1/0/0"  # train has 10 samples in shards of 4: shards 0, 1, 2
 
@@ -73,7 +74,7 @@ def test_hash_file_streams_large_files(tmp_path):
 
 
 def test_fresh_store_validates(store):
-    report = manifest.validate(store)
+    report = validate(store)
     assert report.ok, report.format()
     assert report.problems == [] and report.warnings == []
     assert report.checked > 100
@@ -85,7 +86,7 @@ def test_flipped_byte_in_a_raw_shard_is_found_and_named(copy):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    report = manifest.validate(copy)
+    report = validate(copy)
     assert not report.ok
     assert any(RAW_SHARD in p and "sha256" in p for p in report.problems), report.format()
     assert all(RAW_SHARD in p for p in report.problems), report.format()
@@ -95,7 +96,7 @@ def test_flipped_byte_in_a_raw_shard_is_found_and_named(copy):
 def test_truncated_shard_is_found(copy):
     path = copy / "val/target/c/0/0/0/0"
     path.write_bytes(path.read_bytes()[:-10])
-    report = manifest.validate(copy)
+    report = validate(copy)
     assert not report.ok
     assert any("val/target/c/0/0/0/0" in p and "size" in p for p in report.problems)
     assert any("cannot decode" in p for p in report.problems), report.format()
@@ -103,7 +104,7 @@ def test_truncated_shard_is_found(copy):
 
 def test_missing_shard_is_a_problem(copy):
     (copy / "train/target/c/2/0/0/0").unlink()
-    report = manifest.validate(copy)
+    report = validate(copy)
     assert not report.ok
     problems = "\n".join(report.problems)
     assert "train/target/c/2/0/0/0: shard file missing" in problems
@@ -115,7 +116,7 @@ def test_missing_split_and_wrong_count(copy):
     meta = json.loads((copy / "test/zarr.json").read_text())
     meta["attributes"]["count"] = 5
     (copy / "test/zarr.json").write_text(json.dumps(meta))
-    report = manifest.validate(copy, checksums=False)
+    report = validate(copy, checksums=False)
     problems = "\n".join(report.problems)
     assert "val: split listed in attributes but missing" in problems
     assert "test/zarr.json: count 5" in problems
@@ -124,7 +125,7 @@ def test_missing_split_and_wrong_count(copy):
 def test_leftovers_are_warnings_not_failures(copy):
     (copy / f"{RAW_SHARD}.partial").write_bytes(b"half")
     (copy / "notes.txt").write_text("x")
-    report = manifest.validate(copy)
+    report = validate(copy)
     assert report.ok, report.format()
     assert any(f"{RAW_SHARD}.partial" in w for w in report.warnings)
     assert any("notes.txt" in w for w in report.warnings)
@@ -136,7 +137,7 @@ def test_leftovers_are_warnings_not_failures(copy):
 def test_extra_shard_beyond_the_grid_is_a_warning(copy):
     (copy / "train/raw/c/7/0").mkdir(parents=True)
     shutil.copy(copy / RAW_SHARD, copy / "train/raw/c/7/0/0")
-    report = manifest.validate(copy)
+    report = validate(copy)
     assert report.ok
     assert any("train/raw/c/7/0/0" in w for w in report.warnings)
 
@@ -146,16 +147,16 @@ def test_incomplete_or_unknown_store_is_rejected(copy, tmp_path):
     meta["attributes"]["cfasim"]["status"] = "building"
     meta["attributes"]["cfasim"]["format_version"] = 99
     (copy / "zarr.json").write_text(json.dumps(meta))
-    problems = "\n".join(manifest.validate(copy).problems)
+    problems = "\n".join(validate(copy).problems)
     assert "unfinished build (status 'building')" in problems
     assert "unknown format_version 99" in problems
     assert "zarr.json: sha256 mismatch" in problems or "zarr.json: size" in problems
     empty = tmp_path / "empty"
     empty.mkdir()
-    report = manifest.validate(empty)
+    report = validate(empty)
     assert not report.ok and "zarr.json" in report.problems[0]
     (empty / "zarr.json").write_text(json.dumps({"node_type": "group", "zarr_format": 3}))
-    assert "not a cfasim store" in manifest.validate(empty).problems[0]
+    assert "not a cfasim store" in validate(empty).problems[0]
 
 
 def test_bad_values_are_found_even_with_matching_checksums(copy):
@@ -169,7 +170,7 @@ def test_bad_values_are_found_even_with_matching_checksums(copy):
         raw[0, 0, 0] = 4000
         g["raw"][4:8] = raw
     manifest.write_manifest(copy)
-    report = manifest.validate(copy)
+    report = validate(copy)
     problems = "\n".join(report.problems)
     assert "train/digital_gain: 1 non-finite value(s)" in problems
     assert f"{RAW_SHARD}: 1 RAW value(s) above the white level 1023" in problems
@@ -177,9 +178,9 @@ def test_bad_values_are_found_even_with_matching_checksums(copy):
 
 def test_missing_manifest_is_a_problem(copy):
     (copy / "checksums.json").unlink()
-    report = manifest.validate(copy)
+    report = validate(copy)
     assert report.problems == ["checksums.json: missing"]
-    assert manifest.validate(copy, checksums=False).ok
+    assert validate(copy, checksums=False).ok
 
 
 def test_validate_never_modifies_the_store(copy):
@@ -189,7 +190,7 @@ def test_validate_never_modifies_the_store(copy):
     path.write_bytes(bytes(data))
     (copy / "leftover.partial").write_bytes(b"")
     before = snapshot(copy)
-    manifest.validate(copy)
+    validate(copy)
     assert snapshot(copy) == before
 
 

@@ -13,7 +13,7 @@ from cfasim.cli import main
 from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.source.images import SourceError, load_image
 from cfasim.source.pairs import load_mosaic
-from cfasim.store.checksums import validate
+from cfasim.store.validate import validate
 from tests.test_pairs import make_zrr, raw10, smooth8, write_jpeg, write_png
 
 S = 32

@@ -24,6 +24,7 @@ from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import checksums as manifest
 from cfasim.store.lock import build_lock, lock_location
 from cfasim.store.output import recover_swap, staging_path
+from cfasim.store.validate import validate
 
 SMALL = ["--pattern", "quad", "--count", "8", "--patch", "16", "--workers", "1"]
 
@@ -93,7 +94,7 @@ def test_overwrite_that_fails_while_rendering_keeps_the_old_dataset(kept, monkey
     monkeypatch.setattr(gen, "render_shard", real)
     assert run(*args, "--overwrite").exit_code == 0
     assert not staging_path(out).exists()
-    assert open_dataset(out).config["seed"] == 9 and manifest.validate(out).ok
+    assert open_dataset(out).config["seed"] == 9 and validate(out).ok
 
 
 def test_resume_continues_an_interrupted_replacement_then_swaps_it_in(kept, monkeypatch):
@@ -212,7 +213,7 @@ def test_a_second_build_refuses_while_the_first_runs_and_a_dead_ones_lock_is_tak
     assert replaced.returncode == 0, replaced.stderr
     assert f"took over the stale lock {lock} left by process {first.pid}" in replaced.stderr
     assert not lock.exists()
-    assert manifest.validate(out).ok and len(open_dataset(out)) == 8
+    assert validate(out).ok and len(open_dataset(out)) == 8
 
 
 def test_a_lock_that_cannot_be_proven_stale_is_reported_with_the_command_that_clears_it():
@@ -271,7 +272,7 @@ def test_resume_with_unchanged_photos_completes(tmp_path, monkeypatch):
     _, args = interrupted_folder_build(tmp_path, monkeypatch)
     result = run(*args, "--resume")
     assert result.exit_code == 0, result.output
-    assert manifest.validate(args[-1]).ok
+    assert validate(args[-1]).ok
 
 
 def test_a_photo_changed_during_a_build_stops_it_naming_the_file(tmp_path):
@@ -299,7 +300,7 @@ def test_a_build_killed_while_finishing_is_repaired_by_resume(tmp_path, monkeypa
     monkeypatch.undo()
     root = json.loads((out / "zarr.json").read_text())
     assert root["attributes"]["cfasim"]["status"] == "finalizing"
-    assert not manifest.validate(out).ok
+    assert not validate(out).ok
     with pytest.raises(DatasetError, match=r"unfinished build .* --resume"):
         open_dataset(out)
     result = run(*args, "--out", out, "--resume")
@@ -310,7 +311,7 @@ def test_a_build_killed_while_finishing_is_repaired_by_resume(tmp_path, monkeypa
 def test_a_complete_store_without_checksums_is_refinished_by_resume(kept):
     out, before = kept
     (out / "checksums.json").unlink()  # an older cfasim wrote "complete" before the checksums
-    assert not manifest.validate(out).ok
+    assert not validate(out).ok
     result = run("generate", *SMALL, "--out", out, "--resume")
-    assert result.exit_code == 0 and manifest.validate(out).ok
+    assert result.exit_code == 0 and validate(out).ok
     assert snapshot(out) == before

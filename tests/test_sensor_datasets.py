@@ -11,8 +11,8 @@ from cfasim.cli import main
 from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.sensor.noise_check import noise_check
 from cfasim.sensor.profile import SensorProfile
-from cfasim.store.checksums import validate
 from cfasim.store.info import describe
+from cfasim.store.validate import validate
 
 PROFILE = SensorProfile(
     name="tiny-pixel",

@@ -12,9 +12,9 @@ from cfasim.cli import main
 from cfasim.errors import DatasetError
 from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.pipeline.builder import finished_shards
-from cfasim.store.checksums import validate
 from cfasim.store.output import Output, check_output
 from cfasim.store.status import set_status
+from cfasim.store.validate import validate
 
 CFG = GenerateConfig(pattern="quad", count=12, patch=16, seed=5, shard_samples=3, clean=True)
 

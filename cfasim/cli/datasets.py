@@ -28,7 +28,7 @@ def info(path):
 @click.option("--no-decode", is_flag=True, help="Skip decoding every shard (faster).")
 def validate(path, no_decode):
     """Check a dataset: format, every shard present and readable, checksums, metadata."""
-    from cfasim.store.checksums import validate as run_validation
+    from cfasim.store.validate import validate as run_validation
 
     report = run_validation(path, decode=not no_decode)
     click.echo(report.format())

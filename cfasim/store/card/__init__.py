@@ -11,7 +11,7 @@ with no timestamps, so identical stores get byte-identical cards.
 Modules: :mod:`~cfasim.store.card.info` (what the card says, read from the store),
 :mod:`~cfasim.store.card.readme` (the datasheet, one function per section) with
 :mod:`~cfasim.store.card.synthesis` (how the samples were made),
-:mod:`~cfasim.store.card.croissant` (the Croissant JSON-LD),
+:mod:`~cfasim.store.card.jsonld` (the Croissant JSON-LD),
 :mod:`~cfasim.store.card.licence` (licence and citation, shared by both),
 :mod:`~cfasim.store.card.command` (the regenerate command and its parser),
 :mod:`~cfasim.store.card.docs` (links to the cfasim docs); this module writes the two files.
@@ -24,8 +24,8 @@ import json
 from pathlib import Path
 
 from cfasim.store.card.command import config_from_command, generate_command
-from cfasim.store.card.croissant import croissant
 from cfasim.store.card.info import ArrayInfo, SplitInfo, StoreInfo, read_store
+from cfasim.store.card.jsonld import croissant
 from cfasim.store.card.readme import render_readme
 from cfasim.store.checksums import hash_stream
 from cfasim.store.fs import StoreFS

@@ -429,7 +429,7 @@ def _maintenance(info: StoreInfo, url: str | None) -> list[str]:
         "The dataset is fully determined by its generation config and the cfasim version: "
         "rather than patching it, regenerate it (below). `format_version` changes only when "
         "a reader of the previous layout could misread a store. Integrity check: "
-        '`python -c "from cfasim.store.checksums import validate; '
+        '`python -c "from cfasim.store.validate import validate; '
         f"print(validate('{info.name}.zarr').format())\"`"
         + (f". Published at <{url}>." if url else "."),
         "",
