@@ -6,8 +6,8 @@ import skimage.data
 
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.eval import baselines as B
+from cfasim.eval.metrics import psnr
 from cfasim.isp.color import srgb_decode
-from cfasim.isp.render import psnr
 
 
 @pytest.fixture(scope="module")

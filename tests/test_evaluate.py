@@ -1,9 +1,11 @@
-"""cfasim.eval.engine on tiny stores built from a natural image: numbers against independent
-computations (render_reference, the baselines + ISP by hand, scikit-image, process_raw)."""
+"""cfasim.eval (engine, report, noise bins, crops, the model protocol) and cfasim.train.predict on
+tiny stores built from a natural image: numbers against independent computations
+(render_reference, the baselines + ISP by hand, scikit-image, process_raw)."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import imagecodecs
 import matplotlib.image
@@ -14,10 +16,14 @@ import zarr
 from scipy.special import rel_entr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from cfasim.cfa import CFAPattern
+from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.data.reader import open_dataset
 from cfasim.eval import baselines as B
+from cfasim.eval import crops as C
 from cfasim.eval import engine as E
+from cfasim.eval import noise as N
+from cfasim.eval.models import Model, unique_labels
+from cfasim.eval.report import EvaluationReport
 from cfasim.isp.render import render_reference
 from cfasim.isp.steps import process
 from cfasim.pipeline import GenerateConfig, build, plan
@@ -181,7 +187,7 @@ def test_noise_bins(nona_store, nona_report):
             assert means[m][b["label"]]["psnr"] == pytest.approx(expected)
     assert len({b["label"] for b in r.noise_bins}) == 3
     assert all(b["label"] in r.to_markdown() for b in r.noise_bins)
-    assert len(E.noise_groups([0.1, 0.1, 0.1], 3)) == 1  # equal levels: one bin
+    assert len(N.noise_groups([0.1, 0.1, 0.1], 3)) == 1  # equal levels: one bin
 
 
 def test_kld_skipped_without_clean(tmp_path, images):
@@ -218,7 +224,7 @@ def test_best_crop_is_where_methods_differ_most():
     a = target + rng.normal(0, 0.01, target.shape)
     b = target + rng.normal(0, 0.01, target.shape)
     b[20:30, 30:40] += 0.3  # method b fails here
-    y, x, score = E.best_crop({"a": a, "b": b}, target, 10, step=2)
+    y, x, score = C.best_crop({"a": a, "b": b}, target, 10, step=2)
 
     # brute force: variance across methods of the local RMSE at every even top-left corner
     def rmse(o, i, j):
@@ -243,7 +249,7 @@ def test_json_round_trip(bayer_report, tmp_path):
     assert m["kind"] == "baseline" and len(m["per_sample"]["psnr"]) == len(doc["samples"])
     assert m["means"]["all"]["psnr"] == pytest.approx(np.mean(m["per_sample"]["psnr"]))
     assert m["means"]["noise none"] == m["means"]["all"]
-    back = E.EvaluationReport.from_json(path)
+    back = EvaluationReport.from_json(path)
     assert back == bayer_report
     assert back.to_dict() == bayer_report.to_dict()
     assert back.to_markdown() == bayer_report.to_markdown()
@@ -278,10 +284,66 @@ def test_figure_png_size(bayer_report, tmp_path):
 
 def test_cfasim_evaluate_imports_without_torch():
     code = (
-        "import sys, cfasim.eval.engine, cfasim.eval.metrics; "
-        "assert 'torch' not in sys.modules and 'training' not in sys.modules"
+        "import sys, cfasim.eval, cfasim.eval.engine, cfasim.eval.report, cfasim.eval.metrics, "
+        "cfasim.eval.baselines, cfasim.eval.models, cfasim.eval.crops, cfasim.eval.noise, "
+        "cfasim.eval.scoring, cfasim.eval.rendering; from cfasim.eval import evaluate; "
+        "assert 'torch' not in sys.modules and 'training' not in sys.modules; "
+        "assert not [m for m in sys.modules if m.startswith('cfasim.train')]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class GreyModel:
+    """A NumPy model: the normalised RAW as grey sRGB, cropped by (6, 2) pixels; no cost."""
+
+    def __init__(self, label, pattern=None):
+        self.label, self.pattern = label, pattern
+
+    def __call__(self, raw, black, white):
+        lin = np.clip((raw - black) / (white - black), 0, 1)[:-6, :-2]
+        return np.repeat(lin[..., None], 3, axis=-1)
+
+
+def test_a_numpy_model_is_scored_without_torch(bayer_store):
+    grey = GreyModel("tent")  # the label is taken by a baseline: tent#2
+    assert isinstance(grey, Model)
+    r = E.evaluate(bayer_store, baselines=["tent"], models=[grey], figure_crops=1)
+    assert list(r.methods) == ["tent", "tent#2"] and r.models == {}
+    assert (r.methods["tent#2"]["kind"], r.methods["tent#2"]["source"]) == ("model", "tent")
+    assert r.options["checkpoints"] == ["tent"]
+    ds = open_dataset(bayer_store)
+    for i in r.samples:
+        item = ds["test"][i]
+        out = grey(item["raw"].astype(np.float64), 64.0, 1023.0)
+        assert out.shape == (58, 62, 3)  # scored on the matching top-left target region
+        assert r.methods["tent#2"]["per_sample"]["psnr"][i] == pytest.approx(
+            peak_signal_noise_ratio(item["target"][:58, :62] / 255.0, out, data_range=1), abs=1e-9
+        )
+    assert set(r.crops[0]["images"]) == {"tent", "tent#2"} and "| tent#2 |" in r.to_markdown()
+    with pytest.raises(ValueError, match=r"^tent was trained on nona:rggb; the dataset is bayer"):
+        E.evaluate(bayer_store, models=[GreyModel("tent", get_pattern("nona"))])
+    with pytest.raises(TypeError, match="callable with a str label"):
+        E.evaluate(bayer_store, models=[np.zeros(3)])
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        E.evaluate(bayer_store, baselines=[], models=[])
+
+
+def test_unique_labels():
+    assert unique_labels(["a", "b", "a", "a#2"], ["b"]) == ["a", "b#2", "a#2", "a#2#2"]
+    assert unique_labels([]) == []
+
+
+def test_checkpoint_labels(tmp_path):
+    pytest.importorskip("torch")
+    from cfasim.train.predict import checkpoint_label
+
+    assert checkpoint_label("runs/lwisp/model.pt") == ("lwisp", Path("runs/lwisp/model.pt"))
+    assert checkpoint_label("runs/x/checkpoint.pt")[0] == "x"
+    assert checkpoint_label("runs/x/step100.pt")[0] == "step100"
+    assert checkpoint_label("mine=runs/x/model.pt") == ("mine", Path("runs/x/model.pt"))
+    odd = tmp_path / "a=b.pt"
+    odd.write_bytes(b"")
+    assert checkpoint_label(odd) == ("a=b", odd)  # an existing file's name is not split
 
 
 def train_tiny(store, out):
@@ -300,10 +362,13 @@ def test_checkpoint_evaluation(bayer_store, nona_store, tmp_path):
     pytest.importorskip("torch")
     from cfasim.train.export import process_raw
     from cfasim.train.models import count_parameters
+    from cfasim.train.predict import CheckpointModel, checkpoint_models
     from cfasim.train.trainer import load_checkpoint, model_from_checkpoint
 
     ckpt = train_tiny(bayer_store, tmp_path / "tiny")
-    r = E.evaluate(bayer_store, baselines=["malvar"], checkpoints=[ckpt], latency_repeats=2)
+    tiny = CheckpointModel(ckpt)
+    assert isinstance(tiny, Model) and tiny.label == "tiny" and tiny.source == str(ckpt)
+    r = E.evaluate(bayer_store, baselines=["malvar"], models=[tiny], latency_repeats=2)
     assert list(r.methods) == ["malvar", "tiny"] and r.methods["tiny"]["kind"] == "model"
     values = r.methods["tiny"]["per_sample"]
     assert all(np.isfinite(v).all() for v in values.values())
@@ -325,11 +390,13 @@ def test_checkpoint_evaluation(bayer_store, nona_store, tmp_path):
     md = r.to_markdown()
     assert "## Model cost" in md and f"{cost['params']:,}" in md and "| tiny |" in md
     # labels: LABEL=PATH, and unique
-    r2 = E.evaluate(bayer_store, baselines=[], checkpoints=[f"mine={ckpt}", ckpt], limit=1,
-                    latency_repeats=1, figure_crops=0)  # fmt: skip
-    assert list(r2.methods) == ["mine", "tiny"] and r2.samples == [0]
+    models = checkpoint_models([f"mine={ckpt}", ckpt, ckpt])
+    r2 = E.evaluate(bayer_store, baselines=[], models=models, limit=1, latency_repeats=1,
+                    figure_crops=0)  # fmt: skip
+    assert list(r2.methods) == ["mine", "tiny", "tiny#2"] and r2.samples == [0]
+    assert r2.options["checkpoints"] == [str(ckpt)] * 3
     with pytest.raises(ValueError, match="trained on bayer:rggb; the dataset is nona:rggb"):
-        E.evaluate(nona_store, checkpoints=[ckpt])
+        E.evaluate(nona_store, models=[tiny])
 
 
 def test_cli_evaluate_table_json_and_figure(bayer_store, tmp_path):

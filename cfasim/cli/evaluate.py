@@ -69,7 +69,7 @@ def evaluate(
             dataset,
             split=split,
             baselines=chosen,
-            checkpoints=checkpoints,
+            models=_checkpoint_models(checkpoints),
             limit=limit,
             noise_bins=noise_bins,
             crop_size=crop_size,
@@ -88,3 +88,13 @@ def evaluate(
     if crops:
         written.append(report.figure(out_dir / "evaluation.png"))
     click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+def _checkpoint_models(checkpoints) -> list:
+    """The models of the ``--checkpoint [LABEL=]PATH`` options (torch is imported only when
+    there are some): :func:`cfasim.train.predict.checkpoint_models`."""
+    if not checkpoints:
+        return []
+    from cfasim.train.predict import checkpoint_models
+
+    return checkpoint_models(checkpoints)

@@ -60,6 +60,9 @@ def _channels(a: np.ndarray) -> list[np.ndarray]:
 def psnr(a, b, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB: ``10 log10(data_range^2 / MSE)``.
 
+    The one NumPy PSNR of cfasim (the training loss module has its torch twin,
+    ``cfasim.train.losses.psnr``, which floors the MSE at 1e-12).
+
     Parameters
     ----------
     a, b

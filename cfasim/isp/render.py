@@ -39,9 +39,3 @@ def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
     if scale == 1:
         return rgb
     return np.clip(zoom(rgb, (scale, scale, 1), order=1, mode="nearest", grid_mode=True), 0, 1)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two images in [0, 1]."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return 10.0 * np.log10(1.0 / max(mse, 1e-12))

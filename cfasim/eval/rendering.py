@@ -1,0 +1,46 @@
+"""A sample rendered by a classical baseline: demosaic, then the reference ISP with the true
+parameters, so that only the demosaic differs from the target's rendering."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cfasim.cfa import CFAPattern
+from cfasim.eval import baselines as B
+from cfasim.isp.render import normalize_raw, upscale
+from cfasim.isp.steps import UnprocessParams, process
+
+
+def render_baseline(
+    name: str,
+    raw: np.ndarray,
+    pattern: CFAPattern,
+    params: UnprocessParams,
+    black: float,
+    white: float,
+    scale: int = 1,
+    white_balance: bool = True,
+) -> np.ndarray:
+    """(H, W) RAW codes -> (s*H, s*W, 3) display sRGB in [0, 1] with baseline ``name``.
+
+    The RAW is normalised (:func:`cfasim.isp.render.normalize_raw`), demosaiced by
+    :func:`cfasim.eval.baselines.demosaic` to linear camera RGB and processed by
+    :func:`cfasim.isp.steps.process` with ``params``; for
+    ``scale`` s > 1 a bilinear upscale follows (as :func:`cfasim.isp.render.render_reference`,
+    which this equals for ``tent``, a per-channel linear interpolation).
+
+    With ``white_balance`` (default) the demosaicer sees a white-balanced mosaic, as in camera
+    pipelines and raw converters (dcraw / LibRaw scale the colours before interpolating): each
+    R / B site is multiplied by the sample's red / blue gain before the demosaic and the result
+    divided by the gains after it, so ``process`` still receives camera RGB. Methods that use
+    colour differences (Malvar, Menon) lose several dB on unbalanced camera RGB.
+    """
+    lin = normalize_raw(raw, black, white)
+    if white_balance:
+        gains = np.array([params.red_gain, 1.0, params.blue_gain])
+        idx = pattern.color_index(*lin.shape)
+        site = np.where(idx < 3, gains[np.minimum(idx, 2)], 1.0)  # W sites keep their value
+        cam = B.demosaic(name, lin * site, pattern) / gains
+    else:
+        cam = B.demosaic(name, lin, pattern)
+    return upscale(process(cam, params), scale)

@@ -1,0 +1,356 @@
+"""The report of an evaluation: per-sample scores and their means, as Markdown, JSON and a figure.
+
+:class:`EvaluationReport` is what :func:`cfasim.eval.engine.evaluate` returns; its JSON document
+(schema :data:`SCHEMA`) reads back with :meth:`EvaluationReport.from_json` (without the crops);
+the figure of aligned crops is drawn with matplotlib, imported only by
+:meth:`EvaluationReport.figure`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cfasim.eval.noise import NOISE_REFERENCE_LEVEL
+
+SCHEMA = "cfasim.evaluation/1"
+"""Value of the ``schema`` key of :meth:`EvaluationReport.to_json`."""
+METRICS = ("psnr", "ssim", "ms_ssim", "ciede2000", "kld", "m4_no_lpips")
+"""Metric keys, in report order (``kld`` and ``m4_no_lpips`` only for remosaic methods)."""
+METRIC_LABELS = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "ms_ssim": "MS-SSIM",
+    "ciede2000": "CIEDE2000",
+    "kld": "KLD",
+    "m4_no_lpips": "M4 (no LPIPS)",
+}
+"""Column heading of each metric in the Markdown tables."""
+METRIC_FORMATS = {
+    "psnr": "{:.2f}",
+    "ssim": "{:.4f}",
+    "ms_ssim": "{:.4f}",
+    "ciede2000": "{:.3f}",
+    "kld": "{:.4f}",
+    "m4_no_lpips": "{:.2f}",
+}
+"""Format of each metric's means in the Markdown tables."""
+LPIPS_NOTE = (
+    "m4_no_lpips is the MIPI 2022 score M4 = PSNR * SSIM * 2^(1 - LPIPS - KLD) with the LPIPS "
+    "term set to 0 (no LPIPS weights available): an upper bound, not comparable with published M4."
+)
+FIGURE_MIN_PANEL = 160
+"""Crops are enlarged by an integer factor to at least this many pixels in the figure."""
+FIGURE_LABEL_PX = 30
+"""Height of the label band above each figure panel (pixels)."""
+FIGURE_MARGIN_PX = 4
+"""Margin around each figure panel (pixels)."""
+FIGURE_DPI = 100
+"""Resolution of the figure (pixels per inch): the figure is drawn pixel-exact."""
+
+
+@dataclass
+class EvaluationReport:
+    """Results of :func:`cfasim.eval.engine.evaluate`.
+
+    Attributes
+    ----------
+    dataset, split, pattern, scale
+        Dataset path, split name, CFA pattern name and target scale.
+    samples
+        Evaluated sample indices within the split; every per-sample list is aligned with it.
+    noise_levels
+        Per-sample noise standard deviation at linear level 0.18.
+    noise_bins
+        ``[{"label", "low", "high", "samples"}]``: the noise groups (sample indices), lowest
+        noise first.
+    methods
+        ``{name: {"kind": "baseline" | "model", "source": baseline name or model source,
+        "per_sample": {metric: [float, ...]}}}``, in evaluation order (baselines first).
+    models
+        ``{name: cost}`` for model methods with a ``cost`` (:mod:`cfasim.eval.models`); a
+        checkpoint (:class:`cfasim.train.predict.CheckpointModel`) gives ``checkpoint``,
+        ``architecture``, ``params``, ``input`` / ``output`` ([h, w] of the measured forward),
+        ``macs`` (per forward), ``gmac_per_mpx``, ``latency_s_per_mpx`` (median CPU forward time
+        per output megapixel), ``latency_repeats``, ``threads``.
+    notes
+        Free-text notes (skipped metrics, the LPIPS caveat).
+    options
+        The :func:`~cfasim.eval.engine.evaluate` settings: ``baselines``, ``checkpoints`` (the
+        models' sources, :func:`cfasim.eval.models.model_source`), ``limit``, ``noise_bins``,
+        ``crop_size``, ``white_balance``.
+    crops
+        Figure crops (not serialised): ``[{"sample", "y", "x", "size", "score", "mosaic",
+        "target", "images": {method: array}, "psnr": {method: float}}]``, highest score first.
+    """
+
+    dataset: str
+    split: str
+    pattern: str
+    scale: int
+    samples: list[int]
+    noise_levels: list[float]
+    noise_bins: list[dict]
+    methods: dict[str, dict]
+    models: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    crops: list[dict] = field(default_factory=list, repr=False, compare=False)
+
+    # -- summaries --
+
+    def means(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{method: {group: {metric: mean}}}`` with group ``"all"`` and every noise-bin label;
+        only the metrics a method has."""
+        pos = {s: i for i, s in enumerate(self.samples)}
+        groups = {"all": list(range(len(self.samples)))}
+        for b in self.noise_bins:
+            groups[b["label"]] = [pos[s] for s in b["samples"]]
+        out = {}
+        for name, m in self.methods.items():
+            out[name] = {
+                g: {k: float(np.mean([v[i] for i in idx])) for k, v in m["per_sample"].items()}
+                for g, idx in groups.items()
+            }
+        return out
+
+    def to_dict(self) -> dict:
+        """The JSON document of :meth:`to_json`."""
+        means = self.means()
+        return {
+            "schema": SCHEMA,
+            "dataset": self.dataset,
+            "split": self.split,
+            "pattern": self.pattern,
+            "scale": self.scale,
+            "samples": list(self.samples),
+            "noise": {
+                "measure": f"noise standard deviation at linear level {NOISE_REFERENCE_LEVEL}: "
+                f"sqrt(shot_noise * {NOISE_REFERENCE_LEVEL} + read_noise)",
+                "levels": list(self.noise_levels),
+                "bins": [dict(b) for b in self.noise_bins],
+            },
+            "metrics": list(METRICS),
+            "methods": {
+                name: {
+                    "kind": m["kind"],
+                    "source": m["source"],
+                    "means": means[name],
+                    "per_sample": {k: list(v) for k, v in m["per_sample"].items()},
+                }
+                for name, m in self.methods.items()
+            },
+            "models": {k: dict(v) for k, v in self.models.items()},
+            "notes": list(self.notes),
+            "options": dict(self.options),
+        }
+
+    def to_json(self, path) -> Path:
+        """Write the report as JSON and return the path.
+
+        Schema (``"schema": "cfasim.evaluation/1"``)::
+
+            {
+              "schema": "cfasim.evaluation/1",
+              "dataset": str, "split": str, "pattern": str, "scale": int,
+              "samples": [int],                  # sample indices in the split
+              "noise": {"measure": str,          # how samples are binned by noise
+                        "levels": [float],       # per sample, aligned with "samples"
+                        "bins": [{"label": str, "low": float, "high": float,
+                                  "samples": [int]}]},
+              "metrics": ["psnr", "ssim", "ms_ssim", "ciede2000", "kld", "m4_no_lpips"],
+              "methods": {NAME: {"kind": "baseline" | "model",
+                                 "source": str,  # baseline name or checkpoint path
+                                 "means": {"all" | BIN_LABEL: {METRIC: float}},
+                                 "per_sample": {METRIC: [float]}}},  # aligned with "samples"
+              "models": {NAME: {"checkpoint": str, "architecture": str, "params": int,
+                                "input": [h, w], "output": [h, w], "macs": int,
+                                "gmac_per_mpx": float, "latency_s_per_mpx": float,
+                                "latency_repeats": int, "threads": int}},
+              "notes": [str],
+              "options": {"baselines": [str], "checkpoints": [str], "limit": int | null,
+                          "noise_bins": int, "crop_size": int, "white_balance": bool}
+            }
+
+        A method lists only the metrics it has (``kld`` and ``m4_no_lpips`` only for methods
+        with a Bayer remosaic on datasets storing ``clean``). ``m4_no_lpips`` is M4 without its
+        LPIPS term. PSNR of a perfect reconstruction is written as ``Infinity`` (Python's json).
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EvaluationReport:
+        """Inverse of :meth:`to_dict` (the means are recomputed, the crops are lost)."""
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} document (schema {d.get('schema')!r})")
+        return cls(
+            dataset=d["dataset"],
+            split=d["split"],
+            pattern=d["pattern"],
+            scale=int(d["scale"]),
+            samples=[int(s) for s in d["samples"]],
+            noise_levels=[float(v) for v in d["noise"]["levels"]],
+            noise_bins=[dict(b) for b in d["noise"]["bins"]],
+            methods={
+                name: {
+                    "kind": m["kind"],
+                    "source": m["source"],
+                    "per_sample": {k: [float(x) for x in v] for k, v in m["per_sample"].items()},
+                }
+                for name, m in d["methods"].items()
+            },
+            models={k: dict(v) for k, v in d.get("models", {}).items()},
+            notes=list(d.get("notes", [])),
+            options=dict(d.get("options", {})),
+        )
+
+    @classmethod
+    def from_json(cls, path) -> EvaluationReport:
+        """Read a report written by :meth:`to_json`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_markdown(self) -> str:
+        """Markdown: one table of method x metric means per noise group (all samples first, then
+        each noise bin when there are several), the model-cost table, and the notes."""
+        lines = [
+            f"# Evaluation: {self.dataset} ({self.split}, {self.pattern}, "
+            f"{len(self.samples)} samples)",
+            "",
+        ]
+        if "white_balance" in self.options:
+            how = "white-balanced" if self.options["white_balance"] else "camera-RGB (unbalanced)"
+            lines += [f"Baselines demosaic the {how} mosaic, then cfasim's reference ISP.", ""]
+        means = self.means()
+        for key, title in self._markdown_groups():
+            lines += [f"## {title}", "", *self._means_table(means, key), ""]
+        if self.models:
+            lines += ["## Model cost", "", *self._cost_table(), ""]
+        notes = [*self.notes]
+        if any("m4_no_lpips" in m["per_sample"] for m in self.methods.values()):
+            notes.append(LPIPS_NOTE)
+        if notes:
+            lines += ["## Notes", ""] + [f"- {n}" for n in dict.fromkeys(notes)] + [""]
+        return "\n".join(lines)
+
+    def _markdown_groups(self) -> list[tuple[str, str]]:
+        """(group key of :meth:`means`, section title) of each Markdown means table."""
+        n = len(self.samples)
+        if len(self.noise_bins) > 1:
+            bins = [
+                (b["label"], f"{b['label']} (n = {len(b['samples'])})") for b in self.noise_bins
+            ]
+            return [("all", f"All samples (n = {n})"), *bins]
+        if self.noise_bins:
+            return [("all", f"All samples, {self.noise_bins[0]['label']} (n = {n})")]
+        return [("all", f"All samples (n = {n})")]
+
+    def _means_table(self, means: dict, key: str) -> list[str]:
+        """Markdown lines of the method x metric table of group ``key`` (``-``: no value)."""
+        metrics = [k for k in METRICS if any(k in m["per_sample"] for m in self.methods.values())]
+        lines = ["| method | " + " | ".join(METRIC_LABELS[k] for k in metrics) + " |"]
+        lines.append("|---|" + "---|" * len(metrics))
+        for name in self.methods:
+            row = means[name][key]
+            cells = [METRIC_FORMATS[k].format(row[k]) if k in row else "-" for k in metrics]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        return lines
+
+    def _cost_table(self) -> list[str]:
+        """Markdown lines of the model-cost table."""
+        lines = [
+            "| model | architecture | parameters | GMAC / Mpx | CPU s / Mpx | threads |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, c in self.models.items():
+            lines.append(
+                f"| {name} | {c['architecture']} | {c['params']:,} | "
+                f"{c['gmac_per_mpx']:.2f} | {c['latency_s_per_mpx']:.3f} | {c['threads']} |"
+            )
+        return lines
+
+    # -- figure --
+
+    def _panel_geometry(self) -> tuple[int, int, int]:
+        """(panel side in pixels, columns, rows) of the figure; no crops: a ValueError."""
+        if not self.crops:
+            raise ValueError(
+                "no crops to draw: the figure needs an evaluate() run (a report read from JSON "
+                "has no images)"
+            )
+        size = self.crops[0]["size"]
+        panel = size * max(1, math.ceil(FIGURE_MIN_PANEL / size))
+        cols = 2 + len(self.crops[0]["images"])
+        return panel, cols, len(self.crops)
+
+    def figure_size(self) -> tuple[int, int]:
+        """(width, height) in pixels of :meth:`figure`: with panel side P = crop size times
+        ``ceil(160 / crop size)``, each cell is ``P + 8`` wide and ``P + 38`` high (30-pixel
+        label band, 4-pixel margins); columns: mosaic, every method, target; rows: crops."""
+        panel, cols, rows = self._panel_geometry()
+        cell_w = panel + 2 * FIGURE_MARGIN_PX
+        cell_h = panel + FIGURE_LABEL_PX + 2 * FIGURE_MARGIN_PX
+        return cols * cell_w, rows * cell_h
+
+    def figure(self, path) -> Path:
+        """Write a PNG of aligned crops (matplotlib Agg, imported lazily) and return the path.
+
+        One row per crop (the samples and places where the methods differ most, see
+        :func:`cfasim.eval.crops.keep_crop`): the mosaic in false colour
+        (:func:`cfasim.eval.crops.false_color_mosaic`), each method labelled with its name and
+        crop PSNR, and the target. Pixel size: :meth:`figure_size`.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from matplotlib.figure import Figure
+
+        width, height = self.figure_size()
+        fig = Figure(
+            figsize=((width + 0.5) / FIGURE_DPI, (height + 0.5) / FIGURE_DPI),
+            dpi=FIGURE_DPI,
+            facecolor="white",
+        )
+        for r, crop in enumerate(self.crops):
+            for c, (label, img) in enumerate(_crop_panels(crop)):
+                self._draw_panel(fig, r, c, label, img)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=FIGURE_DPI, format="png")
+        return path
+
+    def _draw_panel(self, fig, row: int, col: int, label: str, img: np.ndarray) -> None:
+        """Draw one labelled image at (``row``, ``col``) of the figure's grid of cells."""
+        panel = self._panel_geometry()[0]
+        width, height = self.figure_size()
+        x0 = col * (panel + 2 * FIGURE_MARGIN_PX) + FIGURE_MARGIN_PX
+        y0 = row * (panel + FIGURE_LABEL_PX + 2 * FIGURE_MARGIN_PX)
+        y0 += FIGURE_MARGIN_PX + FIGURE_LABEL_PX
+        ax = fig.add_axes((x0 / width, 1 - (y0 + panel) / height, panel / width, panel / height))
+        ax.imshow(np.clip(img, 0, 1), interpolation="nearest")
+        ax.set_axis_off()
+        fig.text(
+            (x0 + panel / 2) / width,
+            1 - (y0 - 2) / height,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            linespacing=1.1,
+        )
+
+
+def _crop_panels(crop: dict) -> list[tuple[str, np.ndarray]]:
+    """(label, image) of each panel of a crop's figure row: mosaic, methods, target."""
+    where = f"sample {crop['sample']} y{crop['y']} x{crop['x']}"
+    return [
+        (f"mosaic (false colour)\n{where}", crop["mosaic"]),
+        *[(f"{name}\n{crop['psnr'][name]:.2f} dB", img) for name, img in crop["images"].items()],
+        ("target", crop["target"]),
+    ]
