@@ -15,14 +15,15 @@ from cfasim.cfa import CFAPattern  # noqa: E402
 from cfasim.cli import main  # noqa: E402
 from cfasim.errors import CheckpointError  # noqa: E402
 from cfasim.pipeline import GenerateConfig, build, plan  # noqa: E402
-from cfasim.train.config import load_config  # noqa: E402
-from cfasim.train.models import build_model  # noqa: E402
-from cfasim.train.trainer import (  # noqa: E402
+from cfasim.train.checkpoint import (  # noqa: E402
     CHECKPOINT_FORMAT,
-    Trainer,
     check_plain,
     load_checkpoint,
+    save_checkpoint,
 )
+from cfasim.train.config import load_config  # noqa: E402
+from cfasim.train.models import build_model  # noqa: E402
+from cfasim.train.trainer import Trainer  # noqa: E402
 
 BLOCKS = {"bayer": 1, "quad": 2, "nona": 3}
 TINY_SPEC = {"name": "lwisp", "args": {"widths": [4, 8], "in_channels": 4}}
@@ -216,6 +217,25 @@ def test_check_plain_refuses_numpy_scalars_and_objects():
     with pytest.raises(TypeError, match="PosixPath"):
         check_plain({"out": [tmp := __import__("pathlib").Path("runs")]})
     assert tmp.name == "runs"
+
+
+def test_save_checkpoint_is_atomic_and_refuses_objects(tmp_path):
+    path = tmp_path / "deep" / "ckpt.pt"
+    source = tiny_checkpoint(tmp_path / "src.pt")
+    state = torch.load(source, weights_only=True)
+    assert save_checkpoint(state, path) == path and not path.with_suffix(".tmp").exists()
+    assert load_checkpoint(path)["model_spec"] == TINY_SPEC
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="PosixPath"):
+        save_checkpoint({**state, "config": {"out": tmp_path}}, path)
+    assert path.read_bytes() == before  # nothing written, the old file untouched
+
+
+def test_the_trainer_module_still_exports_the_readers():
+    from cfasim.train import checkpoint, trainer
+
+    assert trainer.load_checkpoint is checkpoint.load_checkpoint
+    assert trainer.model_from_checkpoint is checkpoint.model_from_checkpoint
 
 
 # -- the CLI --------------------------------------------------------------------------------------

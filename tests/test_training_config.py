@@ -1,5 +1,8 @@
-"""Typed training config: every key's expected type, minimums, choices, and one-line errors."""
+"""Typed training config: every key's expected type, minimums, choices, and one-line errors;
+the dataclasses the tables come from; printing and listing configs."""
 
+import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,12 @@ from cfasim.train.config import (
     MINIMUMS,
     OPTIONAL,
     PathValue,
+    TrainConfig,
+    as_config,
     load_config,
+    load_train_config,
+    shipped_configs,
+    to_toml,
     typed_value,
 )
 
@@ -107,3 +115,74 @@ def test_cli_train_bad_value_is_one_line(tmp_path):
     )
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert result.output == "Error: train.steps = 'abc': expected int, got str\n"
+
+
+# -- the dataclasses ------------------------------------------------------------------------------
+
+
+def test_the_tables_come_from_the_dataclasses():
+    assert DEFAULTS == TrainConfig().to_dict()
+    fields = {
+        f"{section.name}.{f.name}"
+        for section in dataclasses.fields(TrainConfig)
+        for f in dataclasses.fields(section.default_factory)
+    }
+    assert set(KEY_TYPES) == fields
+    assert KEY_TYPES["data.dataset"] == (PathValue, OPTIONAL)
+    assert KEY_TYPES["train.lr"] == (float,) and KEY_TYPES["distill.stages"] == (list,)
+    assert CHOICES["model.packing"] == ("planes", "s2d")  # from Literal["planes", "s2d"]
+    assert MINIMUMS["data.num_workers"] == 0 and "data.dataset" not in MINIMUMS
+    assert TrainConfig().train.loss is not TrainConfig().train.loss  # no shared defaults
+
+
+def test_typed_config_and_plain_dicts():
+    overrides = ['data.dataset="d.zarr"', "train.lr=1", "model.args={ widths = [4, 8] }"]
+    config = load_train_config(None, overrides)
+    assert config.train.lr == 1.0 and isinstance(config.train.lr, float)
+    assert config.model.args == {"widths": [4, 8]} and config.data.crop == 96
+    cfg = config.to_dict()
+    assert cfg == load_config(None, overrides)
+    assert type(cfg["model"]) is dict and list(cfg) == ["model", "data", "train", "distill"]
+    assert as_config(cfg) == config  # and back
+    partial = as_config({"train": {"threads": 2}})  # missing keys take their defaults
+    assert partial.train.threads == 2 and partial.data.num_workers == 0
+    with pytest.raises(ConfigError, match=r"train\.steps = '3': expected int, got str"):
+        as_config(dataclasses.replace(config, train=dataclasses.replace(config.train, steps="3")))
+    with pytest.raises(ConfigError, match="unknown config key 'optim'"):
+        as_config({"optim": {}})
+    with pytest.raises(ConfigError, match="no dataset"):
+        load_train_config(None)
+    assert load_train_config(None, partial=True).data.dataset is None
+
+
+@pytest.mark.parametrize("name", shipped_configs())
+def test_printed_toml_reads_back_to_the_same_config(name, tmp_path):
+    config = load_train_config(name, ["train.threads=2"], partial=True)
+    text = to_toml(config)
+    assert set(tomllib.loads(text)) == {"model", "data", "train", "distill"}
+    (tmp_path / "printed.toml").write_text(text)
+    assert load_train_config(tmp_path / "printed.toml", partial=True) == config
+
+
+# -- the CLI --------------------------------------------------------------------------------------
+
+
+def test_cli_print_config_needs_no_dataset_and_does_not_train(tmp_path):
+    args = ["train", "--config", "lwisp_nona_hetero", "--print-config", "--steps", "7"]
+    args += ["--out", str(tmp_path / "run"), "--set", "data.crop=48"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    printed = tomllib.loads(result.output)
+    assert printed["train"]["steps"] == 7 and printed["data"]["crop"] == 48
+    assert printed["distill"]["mode"] == "heterogeneous" and "teacher" not in printed["distill"]
+    assert "# dataset = null  (unset)" in result.output
+    assert not (tmp_path / "run").exists()
+    bad = CliRunner().invoke(main, ["train", "--print-config", "--set", "data.crop=0"])
+    assert bad.exit_code == 1 and bad.output == "Error: data.crop = 0: must be >= 1\n"
+
+
+def test_cli_list_configs():
+    result = CliRunner().invoke(main, ["train", "--list-configs"])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == shipped_configs()
+    assert "lwisp_nona_tiny" in result.output.splitlines()

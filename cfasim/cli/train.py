@@ -38,29 +38,58 @@ from cfasim.cli.group import main, require_torch
     metavar="SECTION.KEY=VALUE",
     help="Override any config value, e.g. --set data.crop=96 (repeatable).",
 )
-def train(config_path, dataset, teacher, distill, out, steps, seed, device, amp, resume, overrides):
+@click.option(
+    "--print-config",
+    is_flag=True,
+    help="Print the merged, validated config as TOML and exit without training "
+    "(no dataset needed).",
+)
+@click.option("--list-configs", is_flag=True, help="Print the names of the shipped configs.")
+def train(
+    config_path,
+    dataset,
+    teacher,
+    distill,
+    out,
+    steps,
+    seed,
+    device,
+    amp,
+    resume,
+    overrides,
+    print_config,
+    list_configs,
+):
     """Train a model (teacher or student, with optional distillation) on a cfasim dataset.
 
     Runs on CPU, one GPU, or several processes under torchrun (DDP).
     """
+    from cfasim.train.config import load_train_config, shipped_configs, to_toml
+
+    if list_configs:
+        for name in shipped_configs():
+            click.echo(name)
+        return
+    flags = {
+        "data__dataset": dataset,
+        "distill__teacher": teacher,
+        "distill__mode": distill,
+        "train__out": out,
+        "train__steps": steps,
+        "train__seed": seed,
+        "train__device": device,
+        "train__amp": amp,
+    }
+    if print_config:  # ConfigError: one line (the command group)
+        config = load_train_config(config_path, overrides, partial=True, **flags)
+        click.echo(to_toml(config), nl=False)
+        return
     require_torch("train")
-    from cfasim.train.config import load_config
     from cfasim.train.trainer import train as run_training
 
     try:
-        cfg = load_config(
-            config_path,
-            overrides,
-            data__dataset=dataset,
-            distill__teacher=teacher,
-            distill__mode=distill,
-            train__out=out,
-            train__steps=steps,
-            train__seed=seed,
-            train__device=device,
-            train__amp=amp,
-        )
-        run_training(cfg, resume=resume, log=click.echo)
+        config = load_train_config(config_path, overrides, **flags)
+        run_training(config, resume=resume, log=click.echo)
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
 

@@ -40,8 +40,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cfasim.cfa import CFAPattern
 from cfasim.errors import DatasetError
-from cfasim.store.schema import ATTRS_KEY, FORMAT_VERSION
-from cfasim.store.status import unfinished_message
+from cfasim.store.status import open_store
 
 
 class Dihedral(NamedTuple):
@@ -127,7 +126,7 @@ class CFADataset(Dataset):
     Parameters
     ----------
     path
-        Store path or URL (anything ``zarr.open_group`` opens).
+        Store path or URL, opened by :func:`cfasim.store.status.open_store`.
     split
         ``"train"``, ``"val"`` or ``"test"``.
     crop
@@ -139,7 +138,7 @@ class CFADataset(Dataset):
     seed
         Seed of the crop/augmentation generator, drawn per item from ``(seed, epoch, index)``.
     storage_options
-        Passed to ``zarr.open_group`` for remote stores (fsspec).
+        Passed to :func:`~cfasim.store.status.open_store` for remote stores (fsspec).
 
     Items are dicts: ``raw`` (h, w) uint16 RAW codes, ``target`` (3, s*h, s*w) float32 sRGB in
     [0, 1], ``clean`` (3, h, w) float32 (with ``with_clean``) and ``index`` (int). ``s`` is the
@@ -153,9 +152,10 @@ class CFADataset(Dataset):
 
     Raises
     ------
-    cfasim.store.schema.DatasetError (a ValueError)
-        Not a cfasim store, a store whose status is not ``"complete"``, an unknown format
-        version, a missing split or array, or a crop that does not fit.
+    cfasim.errors.DatasetError (a ValueError)
+        Those of :func:`~cfasim.store.status.open_store` (not a cfasim store, an unknown
+        format version, a build that is not complete), a missing split or array, or a crop
+        that does not fit.
     """
 
     def __init__(
@@ -178,30 +178,26 @@ class CFADataset(Dataset):
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._handles = None  # (pid, raw, target, clean) opened lazily per process
 
-        root = self._open_root()
-        attrs = root.attrs.get(ATTRS_KEY)
-        if attrs is None:
-            raise DatasetError(f"{self.path} is a Zarr group but not a cfasim dataset")
-        status = attrs.get("status")
-        if status != "complete":
-            raise DatasetError(unfinished_message(self.path, status))
-        version = attrs.get("format_version")
-        if version != FORMAT_VERSION:
-            raise DatasetError(
-                f"{self.path} has cfasim format_version {version!r}; this reader knows "
-                f"{FORMAT_VERSION}"
-            )
+        root, attrs = open_store(self.path, storage_options)  # complete, known format
         self.pattern = CFAPattern.from_dict(attrs["pattern"])
         self.raw_format = dict(attrs["raw_format"])
         self.black = int(self.raw_format["black"])
         self.white = int(self.raw_format["white"])
+        self._read_split(self._split_group(root))
 
-        if split not in root or not isinstance(root[split], zarr.Group):
+    # -- metadata -------------------------------------------------------------------------------
+
+    def _split_group(self, root: zarr.Group) -> zarr.Group:
+        """The group of this dataset's split; DatasetError naming the splits there are."""
+        if self.split not in root or not isinstance(root[self.split], zarr.Group):
             have = sorted(k for k, v in root.groups())
             raise DatasetError(
-                f"{self.path} has no split {split!r} (splits: {', '.join(have) or 'none'})"
+                f"{self.path} has no split {self.split!r} (splits: {', '.join(have) or 'none'})"
             )
-        group = root[split]
+        return root[self.split]
+
+    def _read_split(self, group: zarr.Group) -> None:
+        """Sizes, scale and shard size of the split; its arrays checked; the crop choices."""
         self.scale = int(group.attrs.get("scale", 1))
         count = int(group.attrs.get("count", 0))
         names = set(group.array_keys())  # has_clean: the split stores clean RGB
@@ -215,7 +211,8 @@ class CFADataset(Dataset):
         if missing:
             hint = " (generate with --clean)" if "clean" in missing else ""
             raise DatasetError(
-                f"{self.path} split {split!r} has no array {', '.join(map(repr, missing))}{hint}"
+                f"{self.path} split {self.split!r} has no array "
+                f"{', '.join(map(repr, missing))}{hint}"
             )
         raw = group["raw"]
         self.count, self.height, self.width = (int(v) for v in raw.shape)
@@ -224,19 +221,10 @@ class CFADataset(Dataset):
         tshape = tuple(group["target"].shape)
         if tshape != (self.count, self.height * self.scale, self.width * self.scale, 3):
             raise DatasetError(
-                f"{self.path} split {split!r}: target shape {tshape} does not match raw "
+                f"{self.path} split {self.split!r}: target shape {tshape} does not match raw "
                 f"{tuple(raw.shape)} at scale {self.scale}"
             )
         self._choices = self._crop_choices()
-
-    # -- metadata -------------------------------------------------------------------------------
-
-    def _open_root(self) -> zarr.Group:
-        kwargs = {} if self.storage_options is None else {"storage_options": self.storage_options}
-        try:
-            return zarr.open_group(self.path, mode="r", **kwargs)
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError) as err:
-            raise DatasetError(f"{self.path} is not a Zarr group: {err}") from None
 
     def _crop_choices(self) -> list[tuple[Dihedral, list[tuple[int, int]]]]:
         """Usable (transform, origin residues) pairs for this crop size and image size."""
@@ -336,7 +324,7 @@ class CFADataset(Dataset):
             from cfasim.data.reader import CheckedArray
             from cfasim.store.fs import StoreFS
 
-            g = self._open_root()[self.split]
+            g = open_store(self.path, self.storage_options)[0][self.split]
             fs = StoreFS(self.path) if self.storage_options is None else None
 
             def checked(name):  # damaged, truncated or missing shards fail loudly, named

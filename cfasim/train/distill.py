@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cfasim.errors import ConfigError
+
 
 @dataclass
 class Stage:
@@ -42,10 +44,10 @@ class Stage:
     def from_dict(cls, d: dict) -> Stage:
         unknown = set(d) - {"steps", "gt_weight", "output_weight", "feature_weight", "features"}
         if unknown:
-            raise ValueError(f"unknown distillation stage keys {sorted(unknown)}")
+            raise ConfigError(f"unknown distillation stage keys {sorted(unknown)}")
         feats = [tuple(p) for p in d.get("features", [])]
         if any(len(p) != 2 for p in feats):
-            raise ValueError(f"features must be [student_layer, teacher_layer] pairs, got {feats}")
+            raise ConfigError(f"features must be [student_layer, teacher_layer] pairs, got {feats}")
         return cls(
             int(d.get("steps", 0)),
             float(d.get("gt_weight", 1.0)),
@@ -63,7 +65,7 @@ class _Recorder:
         self.handles = []
         for name in names:
             if name not in layers:
-                raise ValueError(f"no feature layer {name!r}; available: {sorted(layers)}")
+                raise ConfigError(f"no feature layer {name!r}; available: {sorted(layers)}")
             self.handles.append(layers[name].register_forward_hook(self._hook(name)))
 
     def _hook(self, name):

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cfasim.cfa import CFAPattern
+from cfasim.data.reader import open_dataset
 from cfasim.errors import (
     CfasimError,
     CheckpointError,
@@ -16,8 +18,7 @@ from cfasim.errors import (
     SourceError,
     UnknownSplitError,
 )
-from cfasim.store.status import open_root, unfinished_message
-from cfasim.train.trainer import load_checkpoint, model_from_checkpoint
+from cfasim.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
 class _Packed(torch.nn.Module):
@@ -139,8 +140,6 @@ def load_raw_input(checkpoint, path, split: str = "test", index: int = 0) -> np.
     :func:`cfasim.source.raw.read_raw` (whose CFA must be the checkpoint's pattern, and which is
     rescaled to the checkpoint's black/white). Every problem with the input is a one-line
     :class:`~cfasim.errors.CfasimError`."""
-    from cfasim.cfa import CFAPattern
-
     ckpt = load_checkpoint(checkpoint)
     pattern = CFAPattern.from_dict(ckpt["adapter"]["pattern"])
     path = Path(path)
@@ -152,25 +151,23 @@ def load_raw_input(checkpoint, path, split: str = "test", index: int = 0) -> np.
 
 
 def dataset_raw(path: Path, pattern, split: str, index: int) -> np.ndarray:
-    """Sample ``index`` of ``split`` of a cfasim dataset, whose pattern must be ``pattern``."""
-    from cfasim.cfa import CFAPattern
-
-    root = open_root(path)
-    attrs = root.attrs["cfasim"]
-    if attrs.get("status") != "complete":
-        raise DatasetError(unfinished_message(path, attrs.get("status")))
-    stored = CFAPattern.from_dict(attrs["pattern"])
-    if stored != pattern:
-        raise DatasetError(f"{path} holds {stored.name} mosaics; the model expects {pattern.name}")
-    splits = sorted(name for name, _ in root.groups())
-    if split not in splits:
-        raise UnknownSplitError(f"no split {split!r} in {path}; splits: {', '.join(splits)}")
-    if "raw" not in root[split]:
+    """Sample ``index`` of ``split`` of a cfasim dataset (read through
+    :func:`cfasim.data.reader.open_dataset`), whose pattern must be ``pattern``."""
+    dataset = open_dataset(path)  # DatasetError: not cfasim, unknown format, unfinished
+    if dataset.pattern != pattern:
+        raise DatasetError(
+            f"{path} holds {dataset.pattern.name} mosaics; the model expects {pattern.name}"
+        )
+    if split not in dataset.splits:
+        have = ", ".join(sorted(dataset.splits))
+        raise UnknownSplitError(f"no split {split!r} in {path}; splits: {have}")
+    arrays = dataset[split].arrays
+    if "raw" not in arrays:
         raise DatasetError(f"{path} split {split!r} has no samples")
-    arr = root[split]["raw"]
-    if index >= arr.shape[0]:
-        raise DatasetError(f"{split} has {arr.shape[0]} samples; no index {index}")
-    return np.asarray(arr[index])
+    raw = arrays["raw"]
+    if index >= len(raw):
+        raise DatasetError(f"{split} has {len(raw)} samples; no index {index}")
+    return raw[index]  # a CheckedArray: a damaged shard is a DatasetError naming it
 
 
 def raw_file_codes(path: Path, pattern, normalize: tuple[float, float]) -> np.ndarray:

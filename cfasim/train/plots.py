@@ -15,14 +15,25 @@ def false_colour(raw: np.ndarray, pattern, black: float, white: float, gains=(1,
     return np.clip(rgb, 0, 1) ** (1 / 2.2)
 
 
-def plot_run(trainer, samples: int = 4) -> None:
-    """Write ``curves.png`` and ``samples.png`` into the run folder."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = trainer.out
+    return plt
+
+
+def plot_run(trainer, samples: int = 4) -> None:
+    """Write ``curves.png`` and ``samples.png`` into the run folder."""
+    plot_curves(trainer.out)
+    plot_samples(trainer, samples)
+
+
+def plot_curves(out) -> None:
+    """``curves.png``: training loss and validation PSNR (with the reference's) from
+    ``metrics.jsonl``."""
+    plt = _pyplot()
     records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_psnr" in r]
@@ -38,16 +49,22 @@ def plot_run(trainer, samples: int = 4) -> None:
     fig.savefig(out / "curves.png", dpi=100)
     plt.close(fig)
 
-    from cfasim.data.reader import sample_params
+
+def plot_samples(trainer, samples: int = 4) -> None:
+    """``samples.png``: for the first validation samples, the false-colour mosaic, the
+    reference (tent demosaic + process with the sample's ISP parameters; blank for captured
+    pairs, which have none), the model's output and the target."""
+    from cfasim.data.reader import open_dataset
     from cfasim.isp.render import render_reference
+    from cfasim.store.schema import has_isp_params
 
     n = min(samples, len(trainer.val_set))
     if n == 0:
         return
-    import zarr
-
-    root = zarr.open_group(str(trainer.cfg["data"]["dataset"]), mode="r")
-    g = root[trainer.cfg["data"]["val_split"]]
+    plt = _pyplot()
+    dataset = open_dataset(trainer.config.data.dataset)
+    split = dataset[trainer.config.data.val_split]
+    rendered = has_isp_params(dataset.config)
     pattern, (black, white) = trainer.adapter.pattern, trainer.adapter.normalize
     fig, axes = plt.subplots(n, 4, figsize=(12, 3 * n), squeeze=False)
     for i in range(n):
@@ -55,10 +72,12 @@ def plot_run(trainer, samples: int = 4) -> None:
         raw = item["raw"].numpy()
         batch = {k: v[None] if hasattr(v, "shape") else v for k, v in item.items()}
         pred = trainer.predict(batch)[0].permute(1, 2, 0).cpu().numpy()
-        params = sample_params(g, i, root.attrs["cfasim"]["config"])
-        ref = render_reference(raw, pattern, params, black, white, trainer.val_set.scale)
         target = item["target"].permute(1, 2, 0).numpy()
-        gains = params.digital_gain * np.array([params.red_gain, 1.0, params.blue_gain])
+        gains, ref = (1.0, 1.0, 1.0), np.zeros_like(target)
+        if rendered:
+            params = split.params(i)
+            ref = render_reference(raw, pattern, params, black, white, trainer.val_set.scale)
+            gains = params.digital_gain * np.array([params.red_gain, 1.0, params.blue_gain])
         panels = [false_colour(raw, pattern, black, white, gains), ref, pred, target]
         titles = ["mosaic (false colour)", "demosaic + process", "model", "target"]
         for ax, img, title in zip(axes[i], panels, titles, strict=True):
@@ -66,5 +85,5 @@ def plot_run(trainer, samples: int = 4) -> None:
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(out / "samples.png", dpi=80)
+    fig.savefig(trainer.out / "samples.png", dpi=80)
     plt.close(fig)

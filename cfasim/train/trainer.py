@@ -1,35 +1,55 @@
 """The training loop: data, model, losses, distillation, checkpoints with exact resume, metrics,
-plots; CPU, one GPU, or ``torchrun`` (DDP, gloo on CPU / nccl on GPU)."""
+plots; CPU, one GPU, or ``torchrun`` (DDP, gloo on CPU / nccl on GPU).
+
+The checkpoint format lives in :mod:`cfasim.train.checkpoint`; ``load_checkpoint`` and
+``model_from_checkpoint`` stay importable from here for older callers.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import re
 import time
-import warnings
-import zipfile
-from collections import OrderedDict
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-import zarr
 
-from cfasim.data.reader import sample_params
-from cfasim.errors import CheckpointError
+from cfasim.data.reader import open_dataset
+from cfasim.errors import CheckpointError, ConfigError
 from cfasim.isp.render import render_reference
 from cfasim.store.schema import has_isp_params
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d
+from cfasim.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    adapter_record,
+    check_resumable,
+    load_checkpoint,
+    model_from_checkpoint,
+    one_line,
+    save_checkpoint,
+)
+from cfasim.train.config import TrainConfig, as_config
 from cfasim.train.data import CFADataset, ShardAwareSampler
 from cfasim.train.distill import Distiller, Stage
 from cfasim.train.losses import build_loss, psnr, ssim
 from cfasim.train.models import build_model, count_parameters
 
-CHECKPOINT_FORMAT = 1
+__all__ = [  # load_checkpoint and model_from_checkpoint: re-exported from .checkpoint
+    "Trainer",
+    "assistant_chain",
+    "configure_threads",
+    "default_stages",
+    "default_thread_count",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "train",
+]
+
 CLEAN_CHANNELS = 12  # clean linear RGB, space-to-depth by 2 (the clean-image teacher's input)
 
 
@@ -46,13 +66,31 @@ def dist_info() -> tuple[int, int, int]:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device of ``train.device`` (``auto``: the GPU of this rank if there is one)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("train.device is 'cuda' but no GPU is available")
+            raise ConfigError("train.device is 'cuda' but no GPU is available")
         return torch.device("cuda", local_rank)
     return torch.device(name)
+
+
+def init_process_group(device: torch.device, world: int) -> None:
+    """Join torchrun's process group (nccl on GPU, gloo on CPU) when there are several ranks."""
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+
+def data_parallel(model: torch.nn.Module, device: torch.device, world: int) -> torch.nn.Module:
+    """``model`` wrapped in DistributedDataParallel when there are several ranks, else itself."""
+    if world == 1:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    partial_graph = getattr(model, "level", 0) not in (0, None)  # PyNET level > 0
+    return torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=ids, find_unused_parameters=partial_graph
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -70,135 +108,26 @@ def model_with_inputs(spec: dict, in_channels: int):
     return model, {"name": spec["name"], "args": args}
 
 
-CHECKPOINT_KEYS = ("model_spec", "model", "adapter")
-"""Keys every cfasim checkpoint has (the model and its CFA adapter); see :meth:`Trainer.state`."""
-RESUME_KEYS = ("optimizer", "scheduler", "scaler", "step", "epoch", "batch_in_epoch", "rng")
-"""The further keys ``--resume`` needs."""
-
-
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """A cfasim checkpoint, read with ``torch.load(weights_only=True)``: tensors and plain data
-    only, so a crafted file can never run code while it is read.
-
-    Raises
-    ------
-    CheckpointError
-        One line naming the file and what is wrong with it: missing, not a file, refused
-        (it pickles code or objects), not a torch file (empty, text, truncated, damaged, a
-        foreign zip), or a torch file that is not a cfasim checkpoint.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} is not a file")
+def warm_start(model: torch.nn.Module, path, device, log) -> None:
+    """Load the weights of checkpoint ``path`` (``train.init``) into ``model`` where names
+    match, e.g. PyNET level L from the level L+1 run; log what did not match."""
+    state = load_checkpoint(path, map_location=device)["model"]
     try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": refused anyway
-            warnings.simplefilter("ignore", UserWarning)
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for unreadable files; all mean "bad file"
-        raise CheckpointError(load_failure_message(path, err)) from err
-    check_checkpoint_content(path, ckpt)
-    return ckpt
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # same names, other shapes
+        raise CheckpointError(f"train.init {path}: {one_line(err)}") from None
+    log(f"initialised from {path} ({len(missing)} missing, {len(unexpected)} unexpected keys)")
 
 
-def load_failure_message(path: Path, err: Exception) -> str:
-    """One line saying why ``torch.load(path, weights_only=True)`` failed with ``err``."""
-    refused = re.search(r"GLOBAL ([\w.]+)", str(err))
-    if refused:
-        return (
-            f"refused to load checkpoint {path}: it would import {refused.group(1)} (pickled "
-            "code or objects); a cfasim checkpoint holds only tensors and plain data"
+def lr_scheduler(optimizer, schedule: str, steps: int):
+    """The ``train.lr_schedule`` of a run: ``cosine`` (to 0 at ``steps``) or ``constant``."""
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
         )
-    kind = file_kind(path)
-    if kind.startswith("a zip archive"):  # torch's reason says which part it could not read
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-        kind += f" ({lines[0][:120]})" if lines else ""
-    return f"checkpoint {path} is not a torch checkpoint file: {kind}"
-
-
-def file_kind(path: Path) -> str:
-    """A few words on what a file that torch cannot load looks like."""
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if not head:
-        return "the file is empty"
-    if head.startswith(b"PK\x03\x04"):
-        if zipfile.is_zipfile(path):
-            return "a zip archive that torch cannot read as a checkpoint"
-        return "a truncated or damaged zip archive"
-    if head.startswith(b"\x80"):
-        return "pickle data that is truncated, damaged or not from torch.save"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "unrecognised binary data"
-    return "a text file" if b"\0" not in head else "unrecognised binary data"
-
-
-def check_checkpoint_content(path: Path, ckpt) -> None:
-    """Refuse loaded data that is not a cfasim checkpoint of :data:`CHECKPOINT_FORMAT`."""
-    if not isinstance(ckpt, dict) or "format" not in ckpt:
-        what = type(ckpt).__name__ if not isinstance(ckpt, dict) else "dict without 'format'"
-        raise CheckpointError(f"{path} is not a cfasim training checkpoint (a torch {what})")
-    if ckpt["format"] != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} is a cfasim checkpoint of format {ckpt['format']!r}; this version reads "
-            f"format {CHECKPOINT_FORMAT}"
-        )
-    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt.get(k), dict)]
-    if missing:
-        raise CheckpointError(f"{path} is a damaged cfasim checkpoint: no {', '.join(missing)}")
-
-
-def check_plain(value, where: str = "checkpoint") -> None:
-    """Raise TypeError (a bug) unless ``value`` is plain data that ``torch.load(...,
-    weights_only=True)`` reads back: dict / OrderedDict / list / tuple of None, bool, int,
-    float, str and tensors. Types are compared exactly: numpy scalars (``np.float64`` is a
-    float subclass), paths and other objects are refused."""
-    if value is None or type(value) in _PLAIN_SCALARS or isinstance(value, torch.Tensor):
-        return
-    if type(value) in (dict, OrderedDict):
-        for key, item in value.items():
-            check_plain(key, f"{where} key {key!r}")
-            check_plain(item, f"{where}[{key!r}]")
-        return
-    if type(value) in (list, tuple, torch.Size):
-        for i, item in enumerate(value):
-            check_plain(item, f"{where}[{i}]")
-        return
-    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, not plain")
-
-
-_PLAIN_SCALARS = (bool, int, float, str)
-
-
-def model_from_checkpoint(ckpt: dict, source="checkpoint"):
-    """(model in eval mode, adapter) of a loaded checkpoint; ``source`` (its path) names it in
-    the CheckpointError raised when the stored spec, weights or adapter do not fit together."""
-    from cfasim.cfa import CFAPattern
-
-    try:
-        model = build_model(ckpt["model_spec"])
-        model.load_state_dict(ckpt["model"])
-        a = ckpt["adapter"]
-        adapter = CFAAdapter(
-            CFAPattern.from_dict(a["pattern"]),
-            packing=a["packing"],
-            with_mask=a["with_mask"],
-            normalize=tuple(a["normalize"]),
-        )
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"{source} is a damaged cfasim checkpoint: {one_line(err)}") from err
-    model.eval()
-    return model, adapter
-
-
-def one_line(err: BaseException, limit: int = 200) -> str:
-    """An exception's message on one line (its lines joined by "; "), at most ``limit`` long."""
-    text = "; ".join(ln.strip() for ln in str(err).splitlines() if ln.strip())
-    text = text.replace(":; ", ": ") or type(err).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    raise ConfigError(f"train.lr_schedule must be 'cosine' or 'constant', got {schedule!r}")
 
 
 def available_cpus() -> int:
@@ -225,16 +154,17 @@ def default_thread_count(cpus: int, load: float, data_workers: int, processes: i
     return max(1, free // max(1, processes))
 
 
-def configure_threads(cfg: dict, log) -> int:
+def configure_threads(cfg: TrainConfig | dict, log) -> int:
     """Set torch's intra-op threads from ``train.threads`` or :func:`default_thread_count`,
-    and log the choice."""
-    chosen = cfg["train"].get("threads")
+    and log the choice (``cfg``: a config, or a dict with at least those sections' keys)."""
+    config = as_config(cfg)
+    chosen = config.train.threads
     if chosen:
-        torch.set_num_threads(int(chosen))
-        log(f"torch threads: {int(chosen)} (train.threads)")
-        return int(chosen)
+        torch.set_num_threads(chosen)
+        log(f"torch threads: {chosen} (train.threads)")
+        return chosen
     cpus, load = available_cpus(), one_minute_load()
-    workers = int(cfg["data"]["num_workers"])
+    workers = config.data.num_workers
     processes = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
     threads = default_thread_count(cpus, load, workers, processes)
     torch.set_num_threads(threads)
@@ -270,113 +200,125 @@ def default_stages(mode: str, steps: int) -> list[Stage]:
 
 
 class Trainer:
-    """Everything a run needs, built from a config (see training/config.py)."""
+    """Everything a run needs, built from a config (:mod:`cfasim.train.config`): a
+    :class:`~cfasim.train.config.TrainConfig` or its plain dict (as ``load_config`` returns).
 
-    def __init__(self, cfg: dict, log=print):
-        self.cfg = cfg
+    ``config`` is the typed config; ``cfg`` the same as plain dicts (what checkpoints store).
+    """
+
+    def __init__(self, cfg: TrainConfig | dict, log=print):
+        self.config = as_config(cfg).validate()
+        self._set_up_process(log)
+        self._set_up_datasets()
+        self._set_up_model()
+        self._set_up_losses()
+        self._set_up_optimizer()
+        self.net = data_parallel(self.model, self.device, self.world)
+        self._set_up_sampler()
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+
+    @property
+    def cfg(self) -> dict:
+        """The config as plain dicts (a fresh copy)."""
+        return self.config.to_dict()
+
+    # -- construction, in order --
+
+    def _set_up_process(self, log) -> None:
+        """Rank and world size, logging (rank 0 only), threads, device, process group, seed."""
         self.rank, self.world, local = dist_info()
         self.log = log if self.rank == 0 else (lambda *a, **k: None)
-        tcfg, dcfg = cfg["train"], cfg["data"]
-        self.threads = configure_threads(cfg, self.log)
-        self.device = resolve_device(tcfg["device"], local)
-        if self.world > 1 and not torch.distributed.is_initialized():
-            backend = "nccl" if self.device.type == "cuda" else "gloo"
-            torch.distributed.init_process_group(backend)
-        seed_everything(int(tcfg["seed"]))
-        self.out = Path(tcfg["out"])
-        mode = cfg["distill"]["mode"]
-        self.model_input = cfg["model"]["input"]
-        clean = mode == "heterogeneous" or self.model_input == "clean"
+        self.threads = configure_threads(self.config, self.log)
+        self.device = resolve_device(self.config.train.device, local)
+        init_process_group(self.device, self.world)
+        seed_everything(self.config.train.seed)
+        self.out = Path(self.config.train.out)
+
+    def _set_up_datasets(self) -> None:
+        """The training split (random crops, augmented) and the validation split."""
+        data = self.config.data
+        self.model_input = self.config.model.input
+        clean = self.config.distill.mode == "heterogeneous" or self.model_input == "clean"
         self.train_set = CFADataset(
-            dcfg["dataset"],
-            split=dcfg["train_split"],
-            crop=dcfg["crop"],
-            augment=dcfg["augment"],
+            data.dataset,
+            split=data.train_split,
+            crop=data.crop,
+            augment=data.augment,
             with_clean=clean,
-            seed=int(tcfg["seed"]),
+            seed=self.config.train.seed,
         )
         self.val_set = CFADataset(
-            dcfg["dataset"],
-            split=dcfg["val_split"],
-            crop=dcfg["val_crop"],
+            data.dataset,
+            split=data.val_split,
+            crop=data.val_crop,
             augment=False,
             with_clean=self.model_input == "clean",
         )
-        ds = self.train_set
+
+    def _set_up_model(self) -> None:
+        """The CFA adapter of the dataset, the model on the device (PyNET level, warm start),
+        and the check that crops fit the model."""
+        spec, ds, tcfg = self.config.model, self.train_set, self.config.train
         self.adapter = CFAAdapter(
             ds.pattern,
-            packing=cfg["model"]["packing"],
-            with_mask=cfg["model"]["with_mask"],
+            packing=spec.packing,
+            with_mask=spec.with_mask,
             normalize=(ds.black_level, ds.white_level),
         )
         channels = CLEAN_CHANNELS if self.model_input == "clean" else self.adapter.in_channels
-        self.model, self.model_spec = model_with_inputs(cfg["model"], channels)
+        self.model, self.model_spec = model_with_inputs(
+            {"name": spec.name, "args": spec.args}, channels
+        )
         self.model.to(self.device)
-        if tcfg.get("level") is not None and hasattr(self.model, "level"):
-            self.model.level = int(tcfg["level"])
-        if tcfg.get("init"):  # warm start, e.g. PyNET level L from the level L+1 run
-            state = load_checkpoint(tcfg["init"], map_location=self.device)["model"]
-            try:
-                missing, unexpected = self.model.load_state_dict(state, strict=False)
-            except RuntimeError as err:  # same names, other shapes
-                raise CheckpointError(f"train.init {tcfg['init']}: {one_line(err)}") from None
-            self.log(
-                f"initialised from {tcfg['init']} ({len(missing)} missing, "
-                f"{len(unexpected)} unexpected keys)"
-            )
-        self._check_sizes(int(dcfg["crop"]), ds.scale)
+        if tcfg.level is not None and hasattr(self.model, "level"):
+            self.model.level = tcfg.level
+        if tcfg.init:
+            warm_start(self.model, tcfg.init, self.device, self.log)
+        self._check_sizes(self.config.data.crop, ds.scale)
         if len(self.val_set):
-            side = int(dcfg["val_crop"] or min(self.val_set.height, self.val_set.width))
+            side = self.config.data.val_crop or min(self.val_set.height, self.val_set.width)
             self._check_sizes(side, self.val_set.scale, what="data.val_crop")
-        self.loss_fn = build_loss(tcfg["loss"]).to(self.device)
-        self.steps = int(tcfg["steps"])
+
+    def _set_up_losses(self) -> None:
+        """The ground-truth loss and, with ``distill.mode``, the teacher and its distiller."""
+        self.loss_fn = build_loss(self.config.train.loss).to(self.device)
+        self.steps = self.config.train.steps
         self.distiller = None
         self.teacher_adapter = None
-        if mode != "none":
-            self._build_distiller(mode)
+        self.teacher_input = None
+        if self.config.distill.mode != "none":
+            self._build_distiller(self.config.distill.mode)
+
+    def _set_up_optimizer(self) -> None:
+        """Adam over the model (and the distiller's 1x1 adapters), the LR schedule, AMP."""
+        tcfg = self.config.train
         params = list(self.model.parameters())
         if self.distiller is not None:
             params += list(self.distiller.adapters.parameters())
-        self.optimizer = torch.optim.Adam(
-            params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"])
-        )
-        if tcfg["lr_schedule"] == "cosine":
-            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-                self.optimizer,
-                lambda s: 0.5 * (1 + math.cos(math.pi * min(s, self.steps) / self.steps)),
-            )
-        elif tcfg["lr_schedule"] == "constant":
-            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: 1.0)
-        else:
-            raise ValueError(
-                f"train.lr_schedule must be 'cosine' or 'constant', got {tcfg['lr_schedule']!r}"
-            )
-        self.net = self.model
-        if self.world > 1:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            partial_graph = getattr(self.model, "level", 0) not in (0, None)  # PyNET level > 0
-            self.net = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=ids, find_unused_parameters=partial_graph
-            )
-        self.amp = bool(tcfg["amp"])
+        self.optimizer = torch.optim.Adam(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        self.scheduler = lr_scheduler(self.optimizer, tcfg.lr_schedule, self.steps)
+        self.amp = tcfg.amp
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
+
+    def _set_up_sampler(self) -> None:
+        """The shard-aware batch sampler of this rank (full batches only)."""
+        data = self.config.data
         self.sampler = ShardAwareSampler(
             self.train_set,
-            int(dcfg["batch_size"]),
+            data.batch_size,
             shuffle=True,
-            seed=int(tcfg["seed"]),
+            seed=self.config.train.seed,
             rank=self.rank,
             world_size=self.world,
             drop_last=True,
         )
         if len(self.sampler) == 0:
-            raise ValueError(
-                f"split {dcfg['train_split']!r} has {len(self.train_set)} samples: not one batch "
-                f"of {dcfg['batch_size']} per process; lower data.batch_size"
+            raise ConfigError(
+                f"split {data.train_split!r} has {len(self.train_set)} samples: not one batch "
+                f"of {data.batch_size} per process; lower data.batch_size"
             )
-        self.step = 0
-        self.epoch = 0
-        self.batch_in_epoch = 0
 
     # -- construction details --
 
@@ -391,27 +333,27 @@ class Trainer:
                 self.adapter.check_size(crop, crop, multiple, model=self.model_spec["name"])
                 packed = self.adapter.packed_size(crop, crop)[0]
         except ValueError as err:
-            raise ValueError(f"{what} = {crop}: {err}") from None
+            raise ConfigError(f"{what} = {crop}: {err}") from None
         out = packed * self.model.output_scale
         if getattr(self.model, "level", 0) in (0, None) and out != crop * scale:
-            raise ValueError(
+            raise ConfigError(
                 f"model {self.model_spec['name']} with {self.adapter.packing} packing outputs "
                 f"{out}x{out} for a {crop}x{crop} mosaic, but targets are {crop * scale}x"
                 f"{crop * scale} (scale {scale}); change model.packing or the model's output_scale"
             )
 
     def _build_distiller(self, mode: str) -> None:
-        dcfg = self.cfg["distill"]
-        ckpt = load_checkpoint(dcfg["teacher"], map_location=self.device)
-        teacher, self.teacher_adapter = model_from_checkpoint(ckpt, dcfg["teacher"])
+        dcfg = self.config.distill
+        ckpt = load_checkpoint(dcfg.teacher, map_location=self.device)
+        teacher, self.teacher_adapter = model_from_checkpoint(ckpt, dcfg.teacher)
         if self.teacher_adapter.pattern != self.adapter.pattern:
-            raise ValueError(
-                f"teacher {dcfg['teacher']} was trained on {self.teacher_adapter.pattern.name}, "
+            raise ConfigError(
+                f"teacher {dcfg.teacher} was trained on {self.teacher_adapter.pattern.name}, "
                 f"the dataset is {self.adapter.pattern.name}"
             )
         teacher.to(self.device)
-        teacher_input = "clean" if mode == "heterogeneous" else dcfg["teacher_input"]
-        stages = [Stage.from_dict(s) for s in dcfg["stages"]] or default_stages(mode, self.steps)
+        teacher_input = "clean" if mode == "heterogeneous" else dcfg.teacher_input
+        stages = [Stage.from_dict(s) for s in dcfg.stages] or default_stages(mode, self.steps)
         if mode == "heterogeneous" and not any(st.features for st in stages):
             common = sorted(set(self.model.feature_layers()) & set(teacher.feature_layers()))
             for st in stages:
@@ -438,17 +380,12 @@ class Trainer:
     # -- checkpoints --
 
     def state(self) -> dict:
+        """Everything a checkpoint holds (:mod:`cfasim.train.checkpoint`), as plain data."""
         return {
             "format": CHECKPOINT_FORMAT,
             "model_spec": self.model_spec,
             "model": self.model.state_dict(),
-            "adapter": {
-                "input": self.model_input,
-                "pattern": self.adapter.pattern.to_dict(),
-                "packing": self.adapter.packing,
-                "with_mask": self.adapter.with_mask,
-                "normalize": list(self.adapter.normalize),
-            },
+            "adapter": adapter_record(self.adapter, self.model_input),
             "distill_adapters": (self.distiller.adapters.state_dict() if self.distiller else None),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -461,27 +398,17 @@ class Trainer:
         }
 
     def save(self, path: Path | None = None) -> Path:
+        """Write the checkpoint (rank 0 only; atomically) to ``path`` or OUT/checkpoint.pt."""
         path = path or self.out / "checkpoint.pt"
         if self.rank != 0:
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        state = self.state()
-        check_plain(state)  # so that it loads with weights_only=True
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written checkpoint
-        return path
+        return save_checkpoint(self.state(), path)
 
     def resume(self, path: Path | None = None) -> None:
+        """Continue exactly from a checkpoint (default OUT/checkpoint.pt) of the same model."""
         path = path or self.out / "checkpoint.pt"
         ckpt = load_checkpoint(path, map_location=self.device)
-        missing = [k for k in RESUME_KEYS if k not in ckpt]
-        if missing:
-            raise CheckpointError(f"{path} cannot be resumed: no {', '.join(missing)}")
-        if ckpt["model_spec"] != self.model_spec:
-            raise CheckpointError(
-                f"{path} holds model {ckpt['model_spec']}; the config asks for {self.model_spec}"
-            )
+        check_resumable(path, ckpt, self.model_spec)
         self.model.load_state_dict(ckpt["model"])
         if self.distiller is not None and ckpt["distill_adapters"] is not None:
             self.distiller.adapters.load_state_dict(ckpt["distill_adapters"])
@@ -512,7 +439,6 @@ class Trainer:
 
     def _batches(self):
         """Batches from the current (epoch, position) on, forever; resumable exactly."""
-        dcfg = self.cfg["data"]
         while True:
             self.sampler.set_epoch(self.epoch)
             self.train_set.set_epoch(self.epoch)
@@ -520,7 +446,7 @@ class Trainer:
             loader = torch.utils.data.DataLoader(
                 self.train_set,
                 batch_sampler=batches,
-                num_workers=int(dcfg["num_workers"]),
+                num_workers=self.config.data.num_workers,
                 persistent_workers=False,
             )
             for batch in loader:
@@ -536,6 +462,7 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def train_step(self, batch) -> dict[str, float]:
+        """One optimisation step on ``batch``; the loss and its parts, as floats."""
         self.net.train()
         target = batch["target"].to(self.device)
         stage = self.distiller.stage_at(self.step) if self.distiller else Stage()
@@ -565,9 +492,7 @@ class Trainer:
 
     def fit(self, stop_after: int | None = None) -> dict:
         """Train to ``train.steps`` (or stop early after ``stop_after`` steps, as if killed)."""
-        tcfg = self.cfg["train"]
-        log_every, val_every = int(tcfg["log_every"]), int(tcfg["val_every"])
-        ckpt_every = int(tcfg["checkpoint_every"])
+        tcfg = self.config.train
         self.log(
             f"model {self.model_spec['name']}: {count_parameters(self.model):,} parameters; "
             f"{len(self.train_set)} training samples; {self.steps} steps on {self.device}"
@@ -580,29 +505,12 @@ class Trainer:
             if stop_after is not None and self.step >= stop_after:
                 return last
             last = self.train_step(next(batches))
-            if self.step % log_every == 0 or self.step == self.steps:
-                rec = {
-                    "step": self.step,
-                    **last,
-                    "lr": self.scheduler.get_last_lr()[0],
-                    "time": round(time.perf_counter() - t0, 3),
-                }
-                self._metric(rec)
-                self.log(
-                    " ".join(
-                        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                        for k, v in rec.items()
-                    )
-                )
-            if (self.step % val_every == 0 or self.step == self.steps) and len(self.val_set):
-                val = self.validate()
-                self._metric({"step": self.step, **val})
-                self.log(
-                    f"step {self.step} val psnr {val['val_psnr']:.2f} dB "
-                    f"(reference {val['baseline_psnr']:.2f} dB)"
-                )
-                last.update(val)
-            if self.step % ckpt_every == 0 or self.step == self.steps:
+            final = self.step == self.steps
+            if self.step % tcfg.log_every == 0 or final:
+                self._log_step(last, time.perf_counter() - t0)
+            if (self.step % tcfg.val_every == 0 or final) and len(self.val_set):
+                last.update(self._log_validation())
+            if self.step % tcfg.checkpoint_every == 0 or final:
                 self.save()
         if self.rank == 0:
             self.save(self.out / "model.pt")
@@ -610,6 +518,29 @@ class Trainer:
 
             plot_run(self)
         return last
+
+    def _log_step(self, losses: dict, elapsed: float) -> None:
+        """Record and print the losses, learning rate and time of this step."""
+        rec = {
+            "step": self.step,
+            **losses,
+            "lr": self.scheduler.get_last_lr()[0],
+            "time": round(elapsed, 3),
+        }
+        self._metric(rec)
+        self.log(
+            " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items())
+        )
+
+    def _log_validation(self) -> dict[str, float]:
+        """Validate, record and print the result; return it."""
+        val = self.validate()
+        self._metric({"step": self.step, **val})
+        self.log(
+            f"step {self.step} val psnr {val['val_psnr']:.2f} dB "
+            f"(reference {val['baseline_psnr']:.2f} dB)"
+        )
+        return val
 
     # -- validation --
 
@@ -625,8 +556,8 @@ class Trainer:
         n = len(self.val_set)
         if n == 0:
             return {}
-        limit = self.cfg["data"]["val_samples"]
-        idx = range(n if limit is None else min(n, int(limit)))
+        limit = self.config.data.val_samples
+        idx = range(n if limit is None else min(n, limit))
         ps, ss = [], []
         for i in idx:
             item = self.val_set[i]
@@ -646,27 +577,27 @@ class Trainer:
         """PSNR of tent demosaic + reference process on the same validation samples (cached);
         NaN for real captured pairs (no ISP parameters to render with)."""
         if getattr(self, "_baseline", None) is None:
-            root = zarr.open_group(str(self.cfg["data"]["dataset"]), mode="r")
-            attrs = root.attrs["cfasim"]
-            if not has_isp_params(attrs["config"]):
-                self._baseline = float("nan")
-                return self._baseline
-            g = root[self.cfg["data"]["val_split"]]
-            values = []
-            for i in indices:
-                item = self.val_set[i]
-                params = sample_params(g, i, attrs["config"])
-                ref = render_reference(
-                    item["raw"].numpy(),
-                    self.adapter.pattern,
-                    params,
-                    *self.adapter.normalize,
-                    scale=self.val_set.scale,
-                )
-                tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)
-                values.append(10 * np.log10(1 / max(np.mean((ref - tgt) ** 2), 1e-12)))
-            self._baseline = float(np.mean(values))
+            self._baseline = self._reference_psnr(indices)
         return self._baseline
+
+    def _reference_psnr(self, indices) -> float:
+        dataset = open_dataset(self.config.data.dataset)
+        if not has_isp_params(dataset.config):
+            return float("nan")
+        split = dataset[self.config.data.val_split]
+        values = []
+        for i in indices:
+            item = self.val_set[i]
+            ref = render_reference(
+                item["raw"].numpy(),
+                self.adapter.pattern,
+                split.params(i),
+                *self.adapter.normalize,
+                scale=self.val_set.scale,
+            )
+            tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)
+            values.append(10 * np.log10(1 / max(np.mean((ref - tgt) ** 2), 1e-12)))
+        return float(np.mean(values))
 
 
 def _batch_of(item: dict) -> dict:
@@ -674,40 +605,45 @@ def _batch_of(item: dict) -> dict:
     return {k: v[None] if torch.is_tensor(v) else v for k, v in item.items()}
 
 
-def assistant_chain(cfg: dict) -> list[dict]:
+def assistant_chain(cfg: TrainConfig | dict) -> list[TrainConfig]:
     """Configs of a teacher-assistant chain (progressive reading B): each model in
     ``distill.assistants`` is trained by output distillation from the previous one (the first
     from ``distill.teacher``) into ``OUT/assistant-K``, then the student from the last."""
-    import copy
-
-    out = Path(cfg["train"]["out"])
-    teacher = cfg["distill"]["teacher"]
+    config = as_config(cfg)
+    out, teacher = Path(config.train.out), config.distill.teacher
     runs = []
-    for k, spec in enumerate(cfg["distill"]["assistants"]):
-        c = copy.deepcopy(cfg)
-        c["model"] = {**c["model"], "name": spec["name"], "args": spec.get("args", {})}
-        c["train"]["out"] = str(out / f"assistant-{k + 1}")
-        c["distill"] = {**c["distill"], "mode": "output", "teacher": teacher, "stages": [],
-                        "assistants": []}  # fmt: skip
-        runs.append(c)
-        teacher = str(Path(c["train"]["out"]) / "model.pt")
-    final = copy.deepcopy(cfg)
-    final["distill"] = {**final["distill"], "teacher": teacher, "assistants": []}
-    return [*runs, final]
+    for k, spec in enumerate(config.distill.assistants):
+        run = as_config(
+            replace(
+                config,
+                model=replace(config.model, name=spec["name"], args=spec.get("args", {})),
+                train=replace(config.train, out=str(out / f"assistant-{k + 1}")),
+                distill=replace(
+                    config.distill, mode="output", teacher=teacher, stages=[], assistants=[]
+                ),
+            )
+        )
+        runs.append(run)
+        teacher = str(Path(run.train.out) / "model.pt")
+    final = replace(config, distill=replace(config.distill, teacher=teacher, assistants=[]))
+    return [*runs, as_config(final)]
 
 
-def train(cfg: dict, resume: bool = False, stop_after: int | None = None, log=print) -> Trainer:
+def train(
+    cfg: TrainConfig | dict, resume: bool = False, stop_after: int | None = None, log=print
+) -> Trainer:
     """Build a :class:`Trainer` from a config, optionally resume, and fit (running the
     teacher-assistant chain first when ``distill.assistants`` is set)."""
-    if cfg["distill"]["assistants"]:
-        *chain, cfg = assistant_chain(cfg)
-        for c in chain:
-            if resume and (Path(c["train"]["out"]) / "model.pt").exists():
+    config = as_config(cfg)
+    if config.distill.assistants:
+        *chain, config = assistant_chain(config)
+        for run in chain:
+            out = Path(run.train.out)
+            if resume and (out / "model.pt").exists():
                 continue  # finished assistant
-            log(f"teacher assistant -> {c['train']['out']}")
-            train(c, resume=resume and (Path(c["train"]["out"]) / "checkpoint.pt").exists(),
-                  log=log)  # fmt: skip
-    trainer = Trainer(cfg, log=log)
+            log(f"teacher assistant -> {out}")
+            train(run, resume=resume and (out / "checkpoint.pt").exists(), log=log)
+    trainer = Trainer(config, log=log)
     if resume:
         trainer.resume()
     trainer.fit(stop_after=stop_after)
