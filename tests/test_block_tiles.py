@@ -198,12 +198,13 @@ def test_evaluate_block_baselines_and_a_model_on_block5(block5_store, tmp_path):
     trained on block 5 is evaluated on it too."""
     pytest.importorskip("torch")
     from cfasim.eval.engine import evaluate
+    from cfasim.train.predict import checkpoint_models
 
     assert B.applicable(get_pattern("block5")) == ("binning", "remosaic_malvar", "tent")
     train_two_steps(block5_store, tmp_path / "tiny")
     report = evaluate(
         block5_store,
-        checkpoints=[tmp_path / "tiny" / "model.pt"],
+        models=checkpoint_models([tmp_path / "tiny" / "model.pt"]),
         crop_size=20,
         figure_crops=0,
         latency_repeats=1,

@@ -13,8 +13,9 @@ from cfasim.cfa import PHASES, CFAPattern, get_pattern
 from cfasim.cli import main
 from cfasim.data.dng import as_shot_neutral, export_dng, parse_indices, write_dng
 from cfasim.data.reader import sample_params
+from cfasim.eval.metrics import psnr
 from cfasim.isp import color
-from cfasim.isp.render import psnr, render_reference
+from cfasim.isp.render import render_reference
 from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store.status import set_status
 

@@ -6,6 +6,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from cfasim.cfa import get_pattern
+from cfasim.eval.metrics import psnr
 from cfasim.isp import color
 from cfasim.isp.demosaic import demosaic_tent
 from cfasim.isp.steps import UnprocessParams, process, unprocess
@@ -18,10 +19,6 @@ def smooth_image(shape=(96, 96), seed=0, sigma=3.0):
     base = (base - base.min()) / (base.max() - base.min())
     gray = base.mean(axis=-1, keepdims=True)
     return np.clip(0.05 + 0.9 * (0.5 * gray + 0.5 * base), 0, 1)
-
-
-def psnr(a, b):
-    return 10 * np.log10(1.0 / np.mean((a - b) ** 2))
 
 
 @pytest.mark.parametrize("transfer", ["srgb", "gamma2.2"])
