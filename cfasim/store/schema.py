@@ -1,4 +1,4 @@
-"""The on-disk dataset format (Zarr v3): schema, store creation, completion marker, summary.
+"""The on-disk dataset format (Zarr v3): arrays, their shapes, dtypes and codecs, split creation.
 
 Layout (see docs/dataset-format.md)::
 
