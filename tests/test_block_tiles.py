@@ -150,7 +150,7 @@ def training_records(out):
 
 def test_two_step_training_on_block5_planes(block5_store, tmp_path):
     pytest.importorskip("torch")
-    from cfasim.train.trainer import load_checkpoint
+    from cfasim.train.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
     trainer = train_two_steps(block5_store, out)

@@ -231,13 +231,6 @@ def test_save_checkpoint_is_atomic_and_refuses_objects(tmp_path):
     assert path.read_bytes() == before  # nothing written, the old file untouched
 
 
-def test_the_trainer_module_still_exports_the_readers():
-    from cfasim.train import checkpoint, trainer
-
-    assert trainer.load_checkpoint is checkpoint.load_checkpoint
-    assert trainer.model_from_checkpoint is checkpoint.model_from_checkpoint
-
-
 # -- the CLI --------------------------------------------------------------------------------------
 
 

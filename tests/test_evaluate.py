@@ -360,10 +360,10 @@ def train_tiny(store, out):
 
 def test_checkpoint_evaluation(bayer_store, nona_store, tmp_path):
     pytest.importorskip("torch")
+    from cfasim.train.checkpoint import load_checkpoint, model_from_checkpoint
     from cfasim.train.export import process_raw
     from cfasim.train.models import count_parameters
     from cfasim.train.predict import CheckpointModel, checkpoint_models
-    from cfasim.train.trainer import load_checkpoint, model_from_checkpoint
 
     ckpt = train_tiny(bayer_store, tmp_path / "tiny")
     tiny = CheckpointModel(ckpt)

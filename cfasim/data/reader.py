@@ -1,10 +1,18 @@
 """Reading cfasim datasets without the training code: ``cfasim.open_dataset``.
 
->>> ds = cfasim.open_dataset("nona.zarr")            # or "s3://bucket/nona.zarr", fsspec URLs
->>> ds.pattern, ds.splits                            # CFAPattern, ("train", "val", "test")
->>> sample = ds["train"][0]                          # dict of NumPy arrays
->>> sample["raw"].shape, sample["target"].dtype      # (288, 288), uint8
->>> ds["train"].to_xarray()                          # xarray.Dataset with named dimensions
+>>> import os, tempfile, cfasim
+>>> out = os.path.join(tempfile.mkdtemp(), "nona.zarr")      # any path, or an fsspec URL
+>>> config = cfasim.GenerateConfig(pattern="nona", count=10, patch=24)
+>>> cfasim.build(cfasim.plan(config), out, progress=False)  # shards rendered
+3
+>>> ds = cfasim.open_dataset(out)
+>>> ds.pattern, ds.splits
+(CFAPattern('nona:rggb', period=(6, 6)), ('train', 'val', 'test'))
+>>> sample = ds["train"][0]                                 # dict of NumPy arrays
+>>> sample["raw"].shape, sample["target"].dtype
+((24, 24), dtype('uint8'))
+>>> sorted(ds["train"].to_xarray().data_vars)[:3]          # xarray.Dataset, named dimensions
+['black_level', 'crop_box', 'digital_gain']
 """
 
 from __future__ import annotations

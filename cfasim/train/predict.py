@@ -21,8 +21,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cfasim.errors import CheckpointError
+from cfasim.train.checkpoint import load_checkpoint, model_from_checkpoint
 from cfasim.train.models import count_parameters
-from cfasim.train.trainer import load_checkpoint, model_from_checkpoint
 
 
 def checkpoint_label(spec) -> tuple[str, Path]:
@@ -49,7 +49,7 @@ class CheckpointModel:
     Raises
     ------
     CheckpointError
-        When the file cannot be loaded (:func:`cfasim.train.trainer.load_checkpoint`) or is a
+        When the file cannot be loaded (:func:`cfasim.train.checkpoint.load_checkpoint`) or is a
         clean-image teacher, which cannot process RAW mosaics.
     """
 

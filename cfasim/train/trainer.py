@@ -1,8 +1,7 @@
 """The training loop: data, model, losses, distillation, checkpoints with exact resume, metrics,
 plots; CPU, one GPU, or ``torchrun`` (DDP, gloo on CPU / nccl on GPU).
 
-The checkpoint format lives in :mod:`cfasim.train.checkpoint`; ``load_checkpoint`` and
-``model_from_checkpoint`` stay importable from here for older callers.
+The checkpoint format lives in :mod:`cfasim.train.checkpoint`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 
 from cfasim.data.reader import open_dataset
 from cfasim.errors import CheckpointError, ConfigError
+from cfasim.eval.metrics import psnr as psnr_np
 from cfasim.isp.render import render_reference
 from cfasim.store.schema import has_isp_params
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d
@@ -39,14 +39,12 @@ from cfasim.train.distill import Distiller, Stage
 from cfasim.train.losses import build_loss, psnr, ssim
 from cfasim.train.models import build_model, count_parameters
 
-__all__ = [  # load_checkpoint and model_from_checkpoint: re-exported from .checkpoint
+__all__ = [
     "Trainer",
     "assistant_chain",
     "configure_threads",
     "default_stages",
     "default_thread_count",
-    "load_checkpoint",
-    "model_from_checkpoint",
     "train",
 ]
 
@@ -596,7 +594,7 @@ class Trainer:
                 scale=self.val_set.scale,
             )
             tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)
-            values.append(10 * np.log10(1 / max(np.mean((ref - tgt) ** 2), 1e-12)))
+            values.append(min(psnr_np(ref, tgt), 120.0))  # capped: identical images are inf
         return float(np.mean(values))
 
 
