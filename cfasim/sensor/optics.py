@@ -305,7 +305,7 @@ def apply_crosstalk(mosaic, kernel) -> np.ndarray:
 
 
 @njit(nogil=True, cache=True)
-def _bloom_kernel(e, full_well, out, lost):  # pragma: no cover - compiled
+def _bloom_kernel(e, full_well, out, lost):  # pragma: no cover - compiled  # noqa: C901 (fused kernel)
     """Divisible-sandpile blooming of every column of ``e`` (N, H, W); see :func:`bloom`."""
     n_img, h, w = e.shape
     psi = np.empty(h + 2, dtype=np.float64)  # psi[x + 1], x = -1 .. h

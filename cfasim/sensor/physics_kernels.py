@@ -393,7 +393,7 @@ def poisson(mu, xa, ya, sample, key0, key1):
 
 
 @njit(**_JIT)
-def _poisson_row(mu_row, xa0, ya, sample, key0, key1, e):
+def _poisson_row(mu_row, xa0, ya, sample, key0, key1, e):  # noqa: C901 (fused kernel)
     """e[x] = Poisson(mu_row[x]) for pixels xa0 .. xa0 + n - 1 of row ya, in vectorised stages:
     attempt 0 of PTRS for every pixel; the sequential search of the small means (first
     POISSON_INVERSION_STEPS steps for all of them); further PTRS attempts for the rejected."""
@@ -540,7 +540,7 @@ def _electron_row(mu_row, xa0, ya, sample, key0, key1, fwc, dsnu, fk0, fk1, e):
 
 
 @njit(**_JIT)
-def _noise_row(n, xa0, ya, sample, stream, tukey, lam, tukey_scale, sigma_dn, adc, key0, key1):
+def _noise_row(n, xa0, ya, sample, stream, tukey, lam, tukey_scale, sigma_dn, adc, key0, key1):  # noqa: C901 (fused kernel)
     """Read noise in electrons (Tukey only, else 0) and noise in DN (Gaussian read + ADC, or
     ADC alone with Tukey read noise) of pixels xa0 .. xa0 + n - 1 of row ya."""
     noise_e = np.zeros(n)

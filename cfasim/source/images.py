@@ -401,14 +401,7 @@ def _decode_tiff(data: bytes) -> np.ndarray:
     if bits not in (8, 16) or image.dtype not in (np.uint8, np.uint16):
         raise _UnsupportedImage(f"{bits}-bit TIFF samples (only 8- and 16-bit are supported)")
     if photometric in (P.MINISBLACK, P.MINISWHITE):
-        has_alpha = samples == 2 and extrasamples[:1] in ((1,), (2,))  # assoc./unassoc. alpha
-        if samples != 1 and not has_alpha:
-            raise _UnsupportedImage(f"grayscale TIFF with {samples} samples per pixel")
-        if image.ndim == 3:
-            image = image[..., 0]
-        if photometric == P.MINISWHITE:
-            image = np.iinfo(image.dtype).max - image
-        return _to_rgb(image, alpha_channels=False, what="TIFF")
+        return _grey_tiff(image, photometric == P.MINISWHITE, samples, extrasamples)
     if photometric == P.RGB or (
         photometric == P.YCBCR and compression == tifffile.COMPRESSION.JPEG  # decoded to RGB
     ):
@@ -421,6 +414,18 @@ def _decode_tiff(data: bytes) -> np.ndarray:
     except ValueError:
         name = str(photometric)
     raise _UnsupportedImage(f"TIFF photometric interpretation {name} is not supported")
+
+
+def _grey_tiff(image: np.ndarray, inverted: bool, samples: int, extrasamples) -> np.ndarray:
+    """A greyscale TIFF page (optionally with alpha, optionally white-is-zero) as RGB."""
+    has_alpha = samples == 2 and extrasamples[:1] in ((1,), (2,))  # assoc./unassoc. alpha
+    if samples != 1 and not has_alpha:
+        raise _UnsupportedImage(f"grayscale TIFF with {samples} samples per pixel")
+    if image.ndim == 3:
+        image = image[..., 0]
+    if inverted:
+        image = np.iinfo(image.dtype).max - image
+    return _to_rgb(image, alpha_channels=False, what="TIFF")
 
 
 def _apply_colormap(indices: np.ndarray, colormap: np.ndarray) -> np.ndarray:

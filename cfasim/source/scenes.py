@@ -195,7 +195,7 @@ def sample_disks(
 
 
 @njit(nogil=True, cache=True)
-def draw_disks(disks, acc, trans, tiles, uncovered):
+def draw_disks(disks, acc, trans, tiles, uncovered):  # noqa: C901 (fused kernel)
     """Composite disks front to back into ``acc`` (H, W, 3) and ``trans`` (H, W), in place.
 
     Disk k adds ``colour * coverage * T`` and multiplies T by ``1 - coverage``, with the
