@@ -86,7 +86,7 @@ def test_config_overrides_and_errors(tmp_path):
 def test_shipped_configs_load(store):
     from pathlib import Path
 
-    configs = sorted((Path(__file__).parents[1] / "cfasim" / "train" / "configs").glob("*.toml"))
+    configs = sorted((Path(__file__).parents[2] / "cfasim" / "train" / "configs").glob("*.toml"))
     assert len(configs) >= 6
     for path in configs:
         cfg = load_config(path, data__dataset=str(store), distill__teacher="t.pt")

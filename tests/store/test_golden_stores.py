@@ -4,8 +4,8 @@ copies committed before the code was reorganised.
 
 The dataset card (README.md) names module paths in its Python example, so it is left out; every
 other file (each zarr.json, every shard, croissant.json) must match. To re-record after an
-intended format change: ``CFASIM_UPDATE_GOLDEN=1 python -m pytest tests/test_golden_stores.py``
-(and say why in the commit).
+intended format change, run this file with ``CFASIM_UPDATE_GOLDEN=1`` set (and say why in the
+commit).
 """
 
 import json

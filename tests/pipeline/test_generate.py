@@ -3,15 +3,12 @@
 import json
 import warnings
 
-import imagecodecs
 import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from click.testing import CliRunner
 
 from cfasim.cfa import CFAPattern, get_pattern
-from cfasim.cli import main
 from cfasim.isp.steps import UnprocessParams
 from cfasim.pipeline import builder as gen
 from cfasim.pipeline import source_kinds
@@ -19,10 +16,8 @@ from cfasim.sim.noise import NoiseLevels
 from cfasim.sim.simulate import RawFormat, simulate_raw
 from cfasim.store import generate_config
 from cfasim.store import schema as dataset
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from cfasim.testing.fixtures import run_cli as run
+from cfasim.testing.fixtures import write_png
 
 
 def make(tmp_path, name="d.zarr", *extra, pattern="nona", count=20, patch=48):
@@ -154,11 +149,6 @@ def test_every_pattern_generates(tmp_path, pattern, patch):
     assert p == get_pattern(pattern)
     assert root["train"]["raw"].shape == (3, patch, patch)
     assert "raw" not in root["val"]  # empty splits have no data arrays
-
-
-def write_png(path, image):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(imagecodecs.png_encode(image))
 
 
 def test_folder_source_crops_on_the_period_and_keeps_splits_apart(tmp_path):

@@ -1,6 +1,6 @@
 """Write the source files of the golden stores (run once; the files are committed).
 
-    python tests/golden/make_inputs.py
+    python tests/store/golden/make_inputs.py
 
 Inputs are committed rather than written by each test run, so the golden checksums depend only
 on cfasim and the decoders, not on the encoders' versions.

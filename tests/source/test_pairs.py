@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import imagecodecs
 import numpy as np
 import pytest
 import tifffile
@@ -12,7 +11,6 @@ import tifffile
 from cfasim.cfa import get_pattern
 from cfasim.source.images import SourceError
 from cfasim.source.pairs import (
-    ZRR_MAX_CODE,
     ZRR_PATTERN,
     ZRR_SIZE,
     Pair,
@@ -24,42 +22,9 @@ from cfasim.source.pairs import (
     scan_pairs,
     scan_zurich,
 )
+from cfasim.testing.fixtures import make_zrr, raw10, smooth8, write_file, write_jpeg, write_png
 
 S = 16  # fixture patch side (ZRR's is 448, used once below)
-
-
-def raw10(h: int = S, w: int = S, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, ZRR_MAX_CODE + 1, (h, w)).astype(np.uint16)
-
-
-def smooth8(h: int = S, w: int = S) -> np.ndarray:
-    y, x = np.mgrid[0:h, 0:w]
-    return (np.stack([x * 200 // w, y * 200 // h, (x + y) * 100 // (h + w)], -1) + 20).astype(
-        np.uint8
-    )
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def write_png(path: Path, image: np.ndarray) -> Path:
-    return write(path, imagecodecs.png_encode(image))
-
-
-def write_jpeg(path: Path, image: np.ndarray) -> Path:
-    return write(path, imagecodecs.jpeg8_encode(image, level=95))
-
-
-def make_zrr(folder: Path, raw_stems=(), target_stems=(), size: int = S) -> Path:
-    """ZRR split folder: huawei_raw/<i>.png (16-bit mosaic) + canon/<i>.jpg."""
-    for i, stem in enumerate(raw_stems):
-        write_png(folder / "huawei_raw" / f"{stem}.png", raw10(size, size, seed=i))
-    for stem in target_stems:
-        write_jpeg(folder / "canon" / f"{stem}.jpg", smooth8(size, size))
-    return folder
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,8 +35,8 @@ def test_scan_zurich_flat(tmp_path):
     root = make_zrr(
         tmp_path, raw_stems=["0", "1", "2", "10", "3"], target_stems=["0", "1", "2", "10", "11"]
     )
-    write(root / "canon" / "notes.txt", b"x")
-    write(root / "huawei_raw" / ".DS_Store", b"x")  # hidden: ignored
+    write_file(root / "canon" / "notes.txt", b"x")
+    write_file(root / "huawei_raw" / ".DS_Store", b"x")  # hidden: ignored
     (root / "huawei_raw" / "sub").mkdir()  # folders inside: ignored
     result = scan_zurich(root)
     assert isinstance(result, PairScan) and len(result) == 4
@@ -91,7 +56,7 @@ def test_scan_zurich_splits(tmp_path):
     make_zrr(tmp_path / "test", ["0", "1"], ["0", "1"])
     write_png(tmp_path / "test" / "huawei_full_resolution" / "0.png", raw10(32, 32))  # ignored
     make_zrr(tmp_path / "val", raw_stems=["5"])  # no canon/ folder
-    write(tmp_path / "docs" / "readme.txt", b"x")  # unrelated folder: ignored
+    write_file(tmp_path / "docs" / "readme.txt", b"x")  # unrelated folder: ignored
     result = scan_zurich(tmp_path)
     assert result.splits() == {"test": 2, "train": 3}
     assert [(p.split_hint, p.stem) for p in result] == [
@@ -120,7 +85,7 @@ def test_scan_zurich_duplicates(tmp_path):
 def test_scan_zurich_errors(tmp_path):
     with pytest.raises(SourceError, match="does not exist"):
         scan_zurich(tmp_path / "missing")
-    write(tmp_path / "file", b"x")
+    write_file(tmp_path / "file", b"x")
     with pytest.raises(SourceError, match="not a directory"):
         scan_zurich(tmp_path / "file")
     (tmp_path / "plain").mkdir()
@@ -180,10 +145,10 @@ def test_load_zurich_pair_refuses_16bit_target_and_bad_png(tmp_path):
     png16 = write_png(tmp_path / "canon" / "t.png", smooth8().astype(np.uint16) * 257)
     with pytest.raises(ValueError, match="must be 8-bit, got uint16"):
         load_zurich_pair(Pair(pair.raw_path, png16))
-    cut = write(tmp_path / "huawei_raw" / "cut.png", pair.raw_path.read_bytes()[:100])
+    cut = write_file(tmp_path / "huawei_raw" / "cut.png", pair.raw_path.read_bytes()[:100])
     with pytest.raises(ValueError, match=r"cannot load mosaic .*cut\.png"):
         load_zurich_pair(Pair(cut, pair.target_path))
-    text = write(tmp_path / "huawei_raw" / "t.png", b"hello")
+    text = write_file(tmp_path / "huawei_raw" / "t.png", b"hello")
     with pytest.raises(ValueError, match="not a PNG or TIFF file"):
         load_mosaic(text)
 
@@ -198,7 +163,7 @@ def test_scan_and_load_generic_pairs(tmp_path):
     write_png(raw_dir / "a.png", a)
     tifffile.imwrite(raw_dir / "b.TIF", b)
     write_png(raw_dir / "d.png", raw10())  # no target
-    write(raw_dir / "e.txt", b"x")
+    write_file(raw_dir / "e.txt", b"x")
     write_jpeg(target_dir / "a.jpg", smooth8())
     write_png(target_dir / "b.png", smooth8(32, 32).astype(np.uint16) * 257)  # 16-bit, 2x
     write_jpeg(target_dir / "f.jpg", smooth8())  # no RAW

@@ -1,5 +1,5 @@
 """Calibration recovers a sensor simulated by cfasim's own physics kernels (issue 5 done-when:
-every parameter within 5 %), complementing tests/test_calibrate.py's independent synthesiser."""
+every parameter within 5 %), complementing the independent synthesiser of test_calibrate.py."""
 
 from __future__ import annotations
 

@@ -5,12 +5,10 @@ import re
 import shlex
 import shutil
 
-import imagecodecs
-import numpy as np
 import pytest
 
 from cfasim.errors import DatasetError
-from cfasim.pipeline import GenerateConfig, build, plan
+from cfasim.pipeline import GenerateConfig, plan
 from cfasim.pipeline.builder import create_store
 from cfasim.store import card
 from cfasim.store import checksums as manifest
@@ -19,6 +17,7 @@ from cfasim.store.card.info import _dataset_name
 from cfasim.store.card.licence import CC0_URL
 from cfasim.store.generate_config import config_dict
 from cfasim.store.validate import validate
+from cfasim.testing.fixtures import build_store
 
 # rdflib (used by mlcroissant) warns about its own deprecated API
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
@@ -56,9 +55,7 @@ CUSTOM = {
 
 
 def make_store(out, **overrides):
-    cfg = GenerateConfig(**{"pattern": "nona", "count": 12, "patch": 48, **overrides}).validated()
-    build(plan(cfg), out, workers=1, progress=False)
-    return out
+    return build_store(out, **{"pattern": "nona", "count": 12, "patch": 48, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -188,22 +185,13 @@ def test_card_and_manifest_are_deterministic(store, tmp_path):
     assert validate(other).ok
 
 
-def write_png(path, seed, size=64):
-    image = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    path.write_bytes(imagecodecs.png_encode(image))
-
-
-def test_folder_source_card_carries_the_source_licence(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(3):
-        write_png(folder / f"img{i}.png", i)
-    out = make_store(tmp_path / "photos.zarr", source=str(folder), count=6)
+def test_folder_source_card_carries_the_source_licence(tmp_path, photos):
+    out = make_store(tmp_path / "photos.zarr", source=str(photos), count=6)
     readme = (out / "README.md").read_text()
     assert header(readme)["license"] == "other"
     assert "licence of this dataset is that of the source images" in readme
     assert "3 source image(s)" in readme
-    assert f"--source {folder}" in regenerate_line(readme)
+    assert f"--source {photos}" in regenerate_line(readme)
     validate_croissant(out / "croissant.json")
     doc = json.loads((out / "croissant.json").read_text())
     assert doc["license"]["@type"] == "sc:CreativeWork"

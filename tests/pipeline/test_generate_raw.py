@@ -12,16 +12,7 @@ from cfasim.isp.steps import UnprocessParams, process
 from cfasim.sim.noise import NoiseLevels
 from cfasim.sim.simulate import RawFormat, simulate_raw_linear
 from cfasim.source.raw import bin_to_linear_rgb, read_raw
-from cfasim.source.scenes import dead_leaves
-
-
-def camera_dng(path, seed, phase="rggb", size=(112, 128)):
-    """A Bayer DNG of a dead-leaves scene: linear light mosaicked, 12-bit, black 256."""
-    lin = color.srgb_decode(dead_leaves(*size, seed) / 255.0)
-    pattern = get_pattern(f"bayer:{phase}")
-    codes = 256 + np.round(pattern.mosaic(lin) * (4095 - 256))
-    xyz2cam = color.CAMERA_XYZ2CAM[seed % 4]
-    write_dng(path, codes.astype(np.uint16), pattern, 256, 4095, xyz2cam, np.array([0.5, 1.0, 0.6]))
+from cfasim.testing.fixtures import camera_dng
 
 
 def test_qxq_dataset_from_dngs(tmp_path):

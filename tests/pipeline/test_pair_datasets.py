@@ -14,7 +14,7 @@ from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.source.images import SourceError, load_image
 from cfasim.source.pairs import load_mosaic
 from cfasim.store.validate import validate
-from tests.test_pairs import make_zrr, raw10, smooth8, write_jpeg, write_png
+from cfasim.testing.fixtures import make_zrr, raw10, smooth8, write_jpeg, write_png
 
 S = 32
 

@@ -5,18 +5,13 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
-from cfasim.cli import main
 from cfasim.errors import DatasetError
 from cfasim.pipeline import GenerateConfig, plan
 from cfasim.pipeline.builder import create_store
+from cfasim.testing.fixtures import run_cli as run
 
 ADVICE = "continue it by running the same cfasim generate command with --resume"
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def one_line_error(result, *needles):
@@ -33,11 +28,9 @@ def unfinished(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def complete(tmp_path_factory):
-    out = tmp_path_factory.mktemp("complete") / "c.zarr"
-    assert run("generate", "--pattern", "bayer", "--count", "6", "--patch", "16", "--out", out)
-    return out
+@pytest.fixture
+def complete(tiny_store):
+    return tiny_store
 
 
 @pytest.mark.parametrize(
@@ -94,7 +87,7 @@ def test_info_on_a_damaged_split_reports_it(complete, tmp_path):
     result = run("info", copy)
     assert result.exit_code == 0 and "Traceback" not in result.output
     assert "val          DAMAGED" in result.output and "test         DAMAGED" in result.output
-    assert "train        4 samples" in result.output
+    assert "train        10 samples" in result.output
 
 
 def test_calibrate_refuses_a_missing_output_folder_before_fitting(tmp_path):

@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 import zarr
 
-from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import checksums as manifest
 from cfasim.store.validate import validate
+from cfasim.testing.fixtures import build_store
 
 RAW_SHARD = "train/raw/c/1/0/0"  # train has 10 samples in shards of 4: shards 0, 1, 2
 
 
 def make_store(out, **overrides):
-    cfg = GenerateConfig(
-        **{"pattern": "nona", "count": 12, "patch": 48, "shard_samples": 4, **overrides}
-    ).validated()
-    build(plan(cfg), out, workers=1, progress=False)
-    return out
+    return build_store(out, **{"pattern": "nona", "count": 12, "patch": 48, "shard_samples": 4,
+                               **overrides})  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -14,27 +14,19 @@ import fsspec
 import imagecodecs
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import cfasim.pipeline.builder as gen
 from cfasim import open_dataset
-from cfasim.cli import main
 from cfasim.errors import DatasetError, DatasetLockedError, SourceError
 from cfasim.pipeline import GenerateConfig, build, plan
 from cfasim.store import checksums as manifest
 from cfasim.store.lock import build_lock, lock_location
 from cfasim.store.output import recover_swap, staging_path
 from cfasim.store.validate import validate
+from cfasim.testing.fixtures import run_cli as run
+from cfasim.testing.fixtures import snapshot, write_photos
 
 SMALL = ["--pattern", "quad", "--count", "8", "--patch", "16", "--workers", "1"]
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def snapshot(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.fixture
@@ -43,15 +35,6 @@ def kept(tmp_path):
     out = tmp_path / "keep.zarr"
     assert run("generate", *SMALL, "--out", out).exit_code == 0
     return out, snapshot(out)
-
-
-def write_photos(folder, n=3, side=40, seed=0):
-    folder.mkdir(exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        image = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-        (folder / f"p{i}.png").write_bytes(imagecodecs.png_encode(image))
-    return folder
 
 
 # -- --overwrite never deletes before the new build is known to be possible -------------------

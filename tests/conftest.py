@@ -1,0 +1,28 @@
+"""Fixtures the tests share: folders of source files and tiny complete stores, built once per
+session from :mod:`cfasim.testing.fixtures` (tests that modify a store copy it first)."""
+
+import pytest
+
+from cfasim.testing import fixtures
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory):
+    """A folder of three random 64x64 PNG photos (``p0.png`` ...)."""
+    return fixtures.write_photos(tmp_path_factory.mktemp("photos"), n=3, side=64)
+
+
+@pytest.fixture(scope="session")
+def zrr_root(tmp_path_factory):
+    """A Zurich RAW-to-RGB layout: ``train/`` with 4 pairs, ``test/`` with 2."""
+    root = tmp_path_factory.mktemp("zrr")
+    fixtures.make_zrr(root / "train", raw_stems=range(4), target_stems=range(4))
+    fixtures.make_zrr(root / "test", raw_stems=range(2), target_stems=range(2))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory):
+    """A complete 12-sample Quad store of 16x16 patches with ``clean`` (read it, don't write)."""
+    out = tmp_path_factory.mktemp("tiny") / "quad.zarr"
+    return fixtures.build_store(out, pattern="quad", count=12, patch=16, clean=True, seed=1)
