@@ -140,3 +140,13 @@ def test_importing_leaves_torch_out(packages):
     code += "".join(f"importlib.import_module({m!r})\n" for m in packages)
     code += "sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_every_module_states_its_one_idea():
+    """Each module opens with a docstring whose first line says what it is."""
+    missing = [
+        name
+        for name, path in modules().items()
+        if not (ast.get_docstring(ast.parse(path.read_text())) or "").strip().splitlines()
+    ]
+    assert not missing, f"modules without a docstring: {missing}"

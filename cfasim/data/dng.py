@@ -31,7 +31,7 @@ DNG-SDK renderers apply and LibRaw ignores (pass ``bright=digital_gain`` to rawp
 ``postprocess`` to reproduce it).
 
 What LibRaw / rawpy make of these files (measured with rawpy 0.28.0, LibRaw 0.22.2,
-see tests/test_dng.py, which asserts all of this so that a LibRaw change is noticed):
+see tests/data/test_dng.py, which asserts all of this so that a LibRaw change is noticed):
 
 * Bayer (2 x 2, all four phases): read correctly. ``raw_pattern`` maps through ``color_desc``
   (``b"RGBG"``, index 3 = second green) to the written phase; ``raw_image_visible`` equals the

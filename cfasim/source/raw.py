@@ -9,7 +9,7 @@ half-size linear camera-RGB image (no interpolation), and :func:`scan_raw_folder
 of RAW files up front, in the style of :func:`cfasim.source.images.scan_folder`.
 
 What rawpy 0.28 / LibRaw 0.22 report, and how it is used here (measured on DNG files written by
-:func:`cfasim.data.dng.write_dng` and tifffile, see tests/test_rawio.py):
+:func:`cfasim.data.dng.write_dng` and tifffile, see tests/source/test_rawio.py):
 
 * ``raw_pattern`` is the colour-index tile of ``raw_image`` (full sensor, margins included),
   indices into ``color_desc`` (``b"RGBG"``: 0 R, 1 G, 2 B, 3 second G). It is rolled by the

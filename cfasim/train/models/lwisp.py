@@ -42,7 +42,7 @@ gives mosaic resolution, ``output_scale=4`` twice the mosaic resolution (DSLR ta
 ``LWISP.input_multiple = 2 ** (levels - 1)`` (8 for the default four scales).
 
 Parameter counts and MACs (defaults; MACs = conv FLOPs / 2 for one 224x224 packed input producing
-448x448x3, ``torch.utils.flop_counter``; see ``tests/test_models_lwisp.py``):
+448x448x3, ``torch.utils.flop_counter``; see ``tests/train/test_models_lwisp.py``):
 
 =================  ==========  ==========================================
 model              parameters  MACs
