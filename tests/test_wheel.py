@@ -58,11 +58,11 @@ def test_generate_and_train_from_the_installed_wheel(installed):
     where = run([str(bin_dir / "python"), "-c", "import cfasim; print(cfasim.__file__)"], work, env)
     assert str(bin_dir.parent) in where and str(ROOT) not in where
     cfasim = str(bin_dir / "cfasim")
-    out = run([cfasim, "generate", "--count", "8", "--patch", "48", "--out", "d.zarr"], work, env)
+    out = run([cfasim, "generate", "--count", "8", "--patch", "96", "--out", "d.zarr"], work, env)
     assert "wrote d.zarr" in out
     run([cfasim, "validate", "d.zarr"], work, env)
     args = ["train", "--config", "lwisp_nona_tiny", "--dataset", "d.zarr", "--steps", "2"]
-    args += ["--set", "data.crop=48", "--set", "data.batch_size=2", "--set", "data.val_samples=1"]
+    args += ["--set", "data.crop=96", "--set", "data.batch_size=2", "--set", "data.val_samples=1"]
     args += ["--set", "train.val_every=2", "--out", "run"]
     run([cfasim, *args], work, env)
     assert (work / "run" / "model.pt").is_file()

@@ -133,11 +133,12 @@ def test_adapter_packs_large_tiles_like_numpy(spec, packing):
 
 
 def train_two_steps(store, out, *overrides):
-    """A 2-step training of a tiny LW-ISP (widths 4, 8) on 20x20 crops; returns the trainer."""
+    """A 2-step training of a tiny one-stage LW-ISP (widths 4) on 20x20 crops; returns the
+    trainer."""
     from cfasim.train.config import load_config
     from cfasim.train.trainer import train
 
-    base = ["model.args={ widths = [4, 8] }", "data.crop=20", "data.batch_size=2"]
+    base = ["model.args={ widths = [4] }", "data.crop=20", "data.batch_size=2"]
     base += ["data.val_samples=2", "train.steps=2", "train.log_every=1", "train.val_every=2"]
     base += ["train.threads=1"]
     cfg = load_config(None, [*base, *overrides], data__dataset=str(store), train__out=str(out))
@@ -172,7 +173,8 @@ def test_two_step_training_on_random_tile_s2d(random10_store, tmp_path):
         random10_store,
         out,
         "model.packing=s2d",
-        "model.args={ widths = [4, 8], output_scale = 10 }",
+        "model.args={ widths = [4], output_scale = 10 }",
+        "data.crop=40",  # packed 4x4: the smallest a one-stage LW-ISP takes
     )
     assert trainer.adapter.in_channels == 100 and trainer.model.in_channels == 100
     losses = [r["loss"] for r in training_records(out) if "loss" in r]

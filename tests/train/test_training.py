@@ -299,10 +299,10 @@ def test_onnx_export_runs_at_any_valid_size(store, tmp_path, monkeypatch):
     written = {p.name for p in (cwd / "onnx").iterdir()}
     assert "model.onnx" in written and written <= {"model.onnx", "model.onnx.data"}
     model, adapter = model_from_checkpoint(load_checkpoint(ckpt))
-    assert adapter.required_multiple(model.input_multiple) == (12, 12)
+    assert adapter.required_multiple(model.input_multiple) == (24, 24)  # 6 x 2 planes x 2 pools
     sess = ort.InferenceSession(str(cwd / "onnx" / "model.onnx"))
     assert all(isinstance(d, str) for d in sess.get_inputs()[0].shape)  # batch, height, width
-    for n, h, w in ((1, 36, 60), (3, 72, 24)):
+    for n, h, w in ((1, 48, 72), (3, 96, 48)):
         raw = example_raw(adapter, h, batch=n, width=w) + 300 * torch.rand(n, h, w)
         with torch.no_grad():
             inp = adapter(raw)
@@ -412,7 +412,7 @@ def test_process_raw_reads_a_bayer_dng(store, tmp_path, monkeypatch):
     ok = runner.invoke(main, ["process-raw", str(tmp_path / "b" / "model.pt"), "shot.dng"])
     assert ok.exit_code == 0, ok.output
     assert "wrote shot.png" in ok.output, ok.output
-    assert imagecodecs.imread(tmp_path / "shot.png").shape == (48, 68, 3)  # multiples of 4
+    assert imagecodecs.imread(tmp_path / "shot.png").shape == (48, 64, 3)  # multiples of 8
     # the same file for a Nona model: a clear refusal
     bad = runner.invoke(main, ["process-raw", str(tmp_path / "n" / "model.pt"), "shot.dng"])
     assert bad.exit_code == 1 and "bayer:rggb; the model expects nona:rggb" in bad.output
