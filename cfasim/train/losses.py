@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cfasim.errors import ConfigError
+
 __all__ = [
     "MS_SSIM_WEIGHTS",
     "VALID_SPEC_KEYS",
@@ -46,6 +48,7 @@ __all__ = [
     "VGGPerceptualLoss",
     "build_loss",
     "ms_ssim",
+    "ms_ssim_weights_for",
     "psnr",
     "ssim",
 ]
@@ -369,13 +372,48 @@ class SSIMLoss(nn.Module):
         super().__init__()
         self.kwargs = dict(kwargs)
 
+    @property
+    def min_side(self) -> int:
+        """The smallest image side this loss accepts (its window)."""
+        return int(self.kwargs.get("win_size", 11))
+
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         """Return ``1 - SSIM``."""
         return 1.0 - ssim(pred, target, **self.kwargs)
 
 
+def ms_ssim_weights_for(
+    side: int, weights: Sequence[float] = MS_SSIM_WEIGHTS, win_size: int = 11
+) -> tuple[float, ...]:
+    """The MS-SSIM weights an image of ``min(H, W) = side`` can use: the first ``M`` scales
+    whose coarsest still holds the window (``side > (win_size - 1) * 2 ** (M - 1)``), rescaled
+    to the sum of all the weights (the full five scales need 161 px, four 81, three 41, two 21,
+    one 11).
+
+    Raises
+    ------
+    ConfigError
+        If not even one scale fits (``side <= win_size - 1``), naming the minimum.
+    """
+    w = [float(v) for v in weights]
+    m = len(w)
+    while m and side <= (win_size - 1) * 2 ** (m - 1):
+        m -= 1
+    if m == 0:
+        raise ConfigError(
+            f"MS-SSIM needs images of at least {win_size} px (its {win_size}x{win_size} "
+            f"window); this output is {side} px: drop ms_ssim from the loss or use larger crops"
+        )
+    kept = w[:m]
+    return tuple(v * sum(w) / sum(kept) for v in kept)
+
+
 class MSSSIMLoss(nn.Module):
     """``1 - ms_ssim(pred, target)``; keyword arguments are passed on to :func:`ms_ssim`.
+
+    On images smaller than the full pyramid needs (161 px for the five default scales) it uses
+    as many scales as fit, with the weights rescaled (:func:`ms_ssim_weights_for`), so any
+    output of at least 11 px can be trained with it.
 
     Parameters
     ----------
@@ -388,9 +426,20 @@ class MSSSIMLoss(nn.Module):
         super().__init__()
         self.kwargs = dict(kwargs)
 
+    @property
+    def min_side(self) -> int:
+        """The smallest image side this loss accepts."""
+        return int(self.kwargs.get("win_size", 11))
+
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        """Return ``1 - MS-SSIM``."""
-        return 1.0 - ms_ssim(pred, target, **self.kwargs)
+        """Return ``1 - MS-SSIM`` over the scales that fit the image."""
+        kwargs = dict(self.kwargs)
+        kwargs["weights"] = ms_ssim_weights_for(
+            min(pred.shape[-2:]),
+            kwargs.get("weights", MS_SSIM_WEIGHTS),
+            int(kwargs.get("win_size", 11)),
+        )
+        return 1.0 - ms_ssim(pred, target, **kwargs)
 
 
 #: VGG-19 ``features`` configuration: conv3x3 output channels, ``"M"`` for 2x2 max-pooling.
@@ -588,6 +637,11 @@ class CombinedLoss(nn.Module):
         for name, fn in self.fns.items():
             if isinstance(fn, nn.Module):
                 self.add_module(f"{name}_loss", fn)
+
+    @property
+    def min_side(self) -> int:
+        """The smallest image side every term accepts (1 when none has a minimum)."""
+        return max([int(getattr(fn, "min_side", 1)) for fn in self.fns.values()] + [1])
 
     def forward(self, pred: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Return the weighted total and the dict of unweighted, detached parts."""

@@ -518,3 +518,34 @@ def test_build_loss_errors():
 def test_report_max_abs_difference():
     """Not a check: prints the measured max |ours - skimage| (run with -s to see it)."""
     print("\nmax |ours - reference|:", {k: f"{v:.2e}" for k, v in sorted(MAX_DIFF.items())})
+
+
+def test_ms_ssim_weights_shrink_to_the_scales_that_fit():
+    from cfasim.errors import ConfigError
+    from cfasim.train.losses import MS_SSIM_WEIGHTS, ms_ssim_weights_for
+
+    assert ms_ssim_weights_for(161) == pytest.approx(MS_SSIM_WEIGHTS)
+    for side, scales in ((160, 4), (81, 4), (80, 3), (41, 3), (40, 2), (21, 2), (20, 1), (11, 1)):
+        w = ms_ssim_weights_for(side)
+        assert len(w) == scales, side
+        assert sum(w) == pytest.approx(sum(MS_SSIM_WEIGHTS))  # renormalised
+        ratio = [a / b for a, b in zip(w, MS_SSIM_WEIGHTS, strict=False)]
+        assert max(ratio) == pytest.approx(min(ratio))  # the same proportions
+    with pytest.raises(ConfigError, match="at least 11 px"):
+        ms_ssim_weights_for(10)
+
+
+def test_the_ms_ssim_loss_trains_below_the_full_pyramid():
+    from cfasim.train.losses import ms_ssim_weights_for
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 48, 64)
+    y = (x + 0.1 * torch.rand_like(x)).clamp(0, 1)
+    loss = MSSSIMLoss()
+    want = 1 - ms_ssim(x, y, weights=ms_ssim_weights_for(48))  # three scales at 48 px
+    assert loss(x, y).item() == pytest.approx(want.item(), abs=1e-7)
+    x.requires_grad_(True)
+    loss(x, y).backward()
+    assert torch.isfinite(x.grad).all()
+    assert build_loss({"l1": 1.0, "ms_ssim": 0.4}).min_side == 11
+    assert build_loss({"l1": 1.0}).min_side == 1
