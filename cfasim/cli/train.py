@@ -85,7 +85,7 @@ def train(
         click.echo(to_toml(config), nl=False)
         return
     require_torch("train")
-    from cfasim.train.trainer import train as run_training
+    from cfasim.train.schedule import run_training
 
     try:
         config = load_train_config(config_path, overrides, **flags)

@@ -100,6 +100,7 @@ class TrainSection:
     level: int | None = at_least(0, None)
     init: PathStr | None = None
     threads: int | None = at_least(1, None)
+    levels: list = field(default_factory=list)  # free-form: PyNET's level schedule (schedule.py)
 
 
 @dataclass

@@ -87,3 +87,29 @@ def plot_samples(trainer, samples: int = 4) -> None:
     fig.tight_layout()
     fig.savefig(trainer.out / "samples.png", dpi=80)
     plt.close(fig)
+
+
+def plot_levels(out) -> None:
+    """``levels.png`` of a level schedule: training loss and validation PSNR over the whole
+    run, one curve per level (steps counted across levels), from ``OUT/metrics.jsonl``."""
+    plt = _pyplot()
+    records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    offset = 0
+    for level in dict.fromkeys(r["level"] for r in records):
+        rows = [r for r in records if r["level"] == level]
+        train = [r for r in rows if "loss" in r]
+        val = [r for r in rows if "val_psnr" in r]
+        label = f"level {level}"
+        ax1.plot([offset + r["step"] for r in train], [r["loss"] for r in train], label=label)
+        if val:
+            ax2.plot([offset + r["step"] for r in val], [r["val_psnr"] for r in val], "o-",
+                     label=label)  # fmt: skip
+        offset += max([r["step"] for r in rows] + [0])
+    ax1.set(xlabel="step (all levels)", ylabel="training loss", yscale="log", title="loss")
+    ax2.set(xlabel="step (all levels)", ylabel="PSNR (dB)", title="validation PSNR")
+    for ax in (ax1, ax2):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "levels.png", dpi=100)
+    plt.close(fig)

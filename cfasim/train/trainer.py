@@ -282,6 +282,7 @@ class Trainer:
     def _set_up_losses(self) -> None:
         """The ground-truth loss and, with ``distill.mode``, the teacher and its distiller."""
         self.loss_fn = build_loss(self.config.train.loss).to(self.device)
+        self._check_loss_size()
         self.steps = self.config.train.steps
         self.distiller = None
         self.teacher_adapter = None
@@ -338,6 +339,26 @@ class Trainer:
                 f"model {self.model_spec['name']} with {self.adapter.packing} packing outputs "
                 f"{out}x{out} for a {crop}x{crop} mosaic, but targets are {crop * scale}x"
                 f"{crop * scale} (scale {scale}); change model.packing or the model's output_scale"
+            )
+
+    def output_side(self, crop: int) -> int:
+        """The side of the supervised output for a ``crop`` x ``crop`` mosaic (a PyNET level
+        ``L > 0`` outputs ``2 ** L`` times less than level 0)."""
+        packed = (
+            crop // 2 if self.model_input == "clean" else self.adapter.packed_size(crop, crop)[0]
+        )
+        level = getattr(self.model, "level", 0) or 0
+        return packed * self.model.output_scale // 2**level
+
+    def _check_loss_size(self) -> None:
+        """Refuse, before step 1, an output smaller than the loss accepts (MS-SSIM, SSIM)."""
+        need, crop = self.loss_fn.min_side, self.config.data.crop
+        side = self.output_side(crop)
+        if side < need:
+            raise ConfigError(
+                f"data.crop = {crop}: the model's output is {side}x{side}, but the loss "
+                f"{dict(self.config.train.loss)} needs at least {need}x{need}; use larger crops "
+                f"or drop ssim/ms_ssim from train.loss"
             )
 
     def _build_distiller(self, mode: str) -> None:
@@ -564,7 +585,7 @@ class Trainer:
             if pred.shape[-2:] != target.shape[-2:]:
                 target = F.interpolate(target, size=pred.shape[-2:], mode="area")
             ps.append(float(psnr(pred, target).mean()))
-            ss.append(float(ssim(pred, target)))
+            ss.append(float(ssim(pred, target)) if min(pred.shape[-2:]) >= 11 else math.nan)
         return {
             "val_psnr": float(np.mean(ps)),
             "val_ssim": float(np.mean(ss)),
