@@ -583,6 +583,13 @@ class VGGPerceptualLoss(nn.Module):
         self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1), persistent=False)
         self.eval()
 
+    @property
+    def min_side(self) -> int:
+        """The smallest image side with a non-empty feature map at :attr:`layer`: 2 to the
+        number of max-poolings before it."""
+        pools = sum(isinstance(m, nn.MaxPool2d) for m in self.features)
+        return 2**pools
+
     def train(self, mode: bool = True) -> VGGPerceptualLoss:
         """Keep the frozen network in eval mode whatever ``mode`` is."""
         return super().train(False)
