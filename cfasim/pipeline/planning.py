@@ -79,13 +79,12 @@ def plan(config: GenerateConfig, workers: int = 1) -> Plan:
     kind = source_kind(cfg)
     found = kind.scan(fmt, workers)
     add_source_digests(kind, found, workers)
-    counts = cfg.split_counts()
-    if found.root is None:
-        split_sources = {name: [0] for name in dataset.SPLITS}
-    elif found.hints is not None:
-        split_sources = _assign_pairs(found.hints, counts, cfg.seed)
+    if cfg.source_kind == "zurich":  # each patch once, in the release's own splits
+        split_sources = zurich_splits(found.hints, cfg.splits, cfg.count, cfg.seed)
+        counts = {name: len(ids) for name, ids in split_sources.items()}
     else:
-        split_sources = _assign_sources(len(found.images), counts, cfg.seed)
+        counts = cfg.split_counts()
+        split_sources = _split_sources(found, counts, cfg.seed)
     draw = _SampleDrawer(cfg, pattern, fmt, profile, kind, found)
     index, splits = 0, []
     for name in dataset.SPLITS:
@@ -154,6 +153,49 @@ def _green_gain(params: UnprocessParams) -> float:
 
 HOLD_OUT_HINTS = {"test": "test", "val": "val", "val_comp": "val", "validation": "val"}
 """Pair sub-folders kept as held-out splits (the Zurich release's test/; PyNET-v2's val_comp/)."""
+
+
+def _split_sources(found: Scan, counts: dict[str, int], seed: int) -> dict[str, list[int]]:
+    """The sources each split draws its samples from (built-in scenes: the one scene)."""
+    if found.root is None:
+        return {name: [0] for name in dataset.SPLITS}
+    if found.hints is not None:
+        return _assign_pairs(found.hints, counts, seed)
+    return _assign_sources(len(found.images), counts, seed)
+
+
+def zurich_splits(hints, splits, count, seed: int) -> dict[str, list[int]]:
+    """The patches of each split of a Zurich RAW-to-RGB build, each patch used once, in the
+    release's numbering: ``test/`` is the test split; ``train/`` is all train, or with
+    ``splits`` divided between train and val in the ratio of its first two fractions (a
+    seeded draw). ``count`` below the number of patches keeps the first ones of every split
+    in proportion; above it is an error naming how many there are."""
+    folders = {
+        s: [i for i, h in enumerate(hints) if HOLD_OUT_HINTS.get(h) == s] for s in dataset.SPLITS
+    }
+    rest = [i for i, h in enumerate(hints) if HOLD_OUT_HINTS.get(h) is None]
+    folders["train"] = sorted(folders["train"] + rest)
+    if splits is not None and splits[1] > 0 and not folders["val"]:
+        n_val = round(len(folders["train"]) * splits[1] / (splits[0] + splits[1]))
+        order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(
+            folders["train"]
+        )
+        folders["val"] = sorted(int(i) for i in order[:n_val])
+        folders["train"] = sorted(int(i) for i in order[n_val:])
+    if splits is not None and splits[2] == 0:
+        folders["test"] = []
+    total = sum(len(v) for v in folders.values())
+    if count is None or count == total:
+        return folders
+    if count > total:
+        sizes = ", ".join(f"{s} {len(v)}" for s, v in folders.items() if v)
+        raise SourceError(
+            f"--count {count}: the Zurich folder has {total} patches ({sizes}), each used once; "
+            f"omit --count to use them all"
+        )
+    keep = {s: round(count * len(v) / total) for s, v in folders.items()}
+    keep["train"] += count - sum(keep.values())
+    return {s: v[: keep[s]] for s, v in folders.items()}
 
 
 def _assign_pairs(hints: list[str | None], counts: dict[str, int], seed: int) -> dict:

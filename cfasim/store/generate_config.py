@@ -25,6 +25,8 @@ from cfasim.source.pairs import ZRR_PATTERN
 from cfasim.store import schema as dataset
 
 BUILTIN = "builtin"
+DEFAULT_COUNT = 256
+DEFAULT_SPLITS = (0.8, 0.1, 0.1)
 DEFAULT_PATCH = 288  # a multiple of every built-in period (2, 4, 6, 8) and of 32
 SCENE_STREAM = 1
 PAIR_KINDS = dataset.REAL_PAIR_KINDS
@@ -37,9 +39,9 @@ class GenerateConfig:
 
     pattern: str | None = None  # default: bayer for zurich pairs, else nona
     source: str = BUILTIN
-    count: int = 256
+    count: int | None = None  # default: 256, or every patch of a Zurich RAW-to-RGB folder
     patch: int = DEFAULT_PATCH
-    splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    splits: tuple[float, float, float] | None = None  # default: 0.8,0.1,0.1 (Zurich: folders)
     noise: str | None = None  # default: none for real pairs, else brooks
     seed: int = 0
     transfer: str = "srgb"
@@ -68,7 +70,12 @@ class GenerateConfig:
         physics = _sensor_fields(self, real_pairs) if self.sensor is not None else {}
         noise_spec, fmt = self._noise_and_format(physics, real_pairs)
         self._check_sizes(pattern)
-        splits = _checked_splits(self.splits)
+        zurich = self.source_kind == "zurich"
+        count = DEFAULT_COUNT if self.count is None and not zurich else self.count
+        if count is not None and count < 1:
+            raise ConfigError(f"count must be >= 1, got {count}")
+        splits = DEFAULT_SPLITS if self.splits is None and not zurich else self.splits
+        splits = None if splits is None else _checked_splits(splits)
         self._check_source(pattern, noise_spec, real_pairs)
         if not 0 <= self.seed < 1 << 63:
             raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
@@ -81,6 +88,7 @@ class GenerateConfig:
                 "pattern": pattern.name,
                 **physics,
                 "noise": noise_spec,
+                "count": count,
                 "splits": splits,
                 "bits": fmt.bits,
                 "black_level": fmt.black,
@@ -103,8 +111,6 @@ class GenerateConfig:
         return noise_spec, RawFormat(bits, black, self.white_level)
 
     def _check_sizes(self, pattern: CFAPattern) -> None:
-        if self.count < 1:
-            raise ConfigError(f"count must be >= 1, got {self.count}")
         py, px = pattern.period
         if self.patch < 1 or self.patch % py or self.patch % px:
             lcm = math.lcm(py, px)
@@ -208,7 +214,7 @@ def _check_real_pairs(cfg: GenerateConfig, pattern: CFAPattern, noise: str) -> N
 
 def config_dict(cfg: GenerateConfig) -> dict:
     """The config as stored in the dataset's attributes."""
-    return {**asdict(cfg), "splits": list(cfg.splits)}
+    return {**asdict(cfg), "splits": None if cfg.splits is None else list(cfg.splits)}
 
 
 PYTHON_ONLY = ("tone", "white_level")
@@ -220,8 +226,8 @@ def _default(name: str):
     return next(f.default for f in dataclasses.fields(GenerateConfig) if f.name == name)
 
 
-def _splits(ctx, param, value) -> tuple[float, float, float]:
-    if isinstance(value, tuple):
+def _splits(ctx, param, value) -> tuple[float, float, float] | None:
+    if value is None or isinstance(value, tuple):
         return value
     try:
         parts = tuple(float(v) for v in value.split(","))
@@ -250,9 +256,10 @@ _OPTIONS = [
     click.option(
         "--count",
         default=_default("count"),
-        show_default=True,
+        show_default="256; every patch for zurich",
         type=click.IntRange(min=1),
-        help="Number of samples over all splits.",
+        help="Number of samples over all splits (Zurich: at most the patches there are, each "
+        "used once).",
     ),
     click.option(
         "--patch",
@@ -263,10 +270,11 @@ _OPTIONS = [
     ),
     click.option(
         "--splits",
-        default=",".join(str(v) for v in _default("splits")),
-        show_default=True,
+        default=None,
+        show_default="0.8,0.1,0.1; zurich: its train/ and test/ folders",
         callback=_splits,
-        help="train,val,test fractions.",
+        help="train,val,test fractions (Zurich: test/ is the test split, train/ is divided "
+        "between train and val in the ratio of the first two).",
     ),
     click.option(
         "--noise",

@@ -28,13 +28,18 @@ def zrr_root(tmp_path: Path) -> Path:
 
 def test_zurich_dataset_stores_pairs_as_captured(tmp_path):
     root = zrr_root(tmp_path)
-    cfg = GenerateConfig(source=str(root), source_kind="zurich", count=10, patch=16, seed=3)
+    cfg = GenerateConfig(
+        source=str(root), source_kind="zurich", patch=16, seed=3, splits=(0.54, 0.36, 0.1)
+    )
     p = plan(cfg)
     assert p.config.pattern == "bayer:rggb" and p.config.noise == "none"
     out = tmp_path / "zrr.zarr"
     build(p, out, progress=False)
     ds = open_dataset(out)
-    # the held-out test/ folder is the test split; train/ feeds train and val
+    # the held-out test/ folder is the test split; train/ feeds train and val (0.6 : 0.4)
+    assert (len(ds["train"]), len(ds["val"]), len(ds["test"])) == (4, 2, 2)
+    used = [int(i) for s in ("train", "val", "test") for i in ds[s].arrays["source_id"]]
+    assert sorted(used) == list(range(8))  # every patch exactly once
     test_sources = {ds.attrs["sources"][i]["split_hint"] for i in ds["test"].arrays["source_id"]}
     assert test_sources == {"test"}
     for split in ("train", "val"):
@@ -146,12 +151,26 @@ def test_real_pair_config_errors(kwargs, message):
         GenerateConfig(patch=48, **kwargs).validated()
 
 
-def test_zurich_split_without_pairs_is_an_error(tmp_path):
+def test_zurich_uses_every_patch_once_in_the_release_splits(tmp_path):
+    root = zrr_root(tmp_path)
+    p = plan(GenerateConfig(source=str(root), source_kind="zurich", patch=S))  # defaults
+    assert p.config.count is None and p.config.splits is None  # all patches, the folders
+    assert {s.name: s.count for s in p.splits} == {"train": 6, "val": 0, "test": 2}
+    for sp in p.splits:  # the release's numbering, the whole patch
+        stems = [p.sources[i]["path"] for i in sp.meta["source_id"]]
+        assert stems == sorted(stems, key=lambda t: int(Path(t).stem))
+        assert (sp.meta["crop_box"][:, :2] == 0).all()
+    smaller = plan(GenerateConfig(source=str(root), source_kind="zurich", count=4, patch=S))
+    assert {s.name: s.count for s in smaller.splits} == {"train": 3, "val": 0, "test": 1}
+    with pytest.raises(SourceError, match=r"--count 9: the Zurich folder has 8 patches"):
+        plan(GenerateConfig(source=str(root), source_kind="zurich", count=9, patch=S))
+
+
+def test_a_zurich_folder_with_only_test_gives_a_test_split(tmp_path):
     root = tmp_path / "zrr"
     make_zrr(root / "test", raw_stems=range(2), target_stems=range(2), size=S)
-    cfg = GenerateConfig(source=str(root), source_kind="zurich", count=4, patch=16)
-    with pytest.raises(SourceError, match="no pairs for the train split"):
-        plan(cfg)
+    p = plan(GenerateConfig(source=str(root), source_kind="zurich", patch=16))
+    assert {s.name: s.count for s in p.splits} == {"train": 0, "val": 0, "test": 2}
 
 
 def test_cli_zurich_and_regeneration_command(tmp_path):
