@@ -25,6 +25,39 @@ from cfasim.cfa import CFAPattern, get_pattern
 PACKINGS = ("planes", "s2d")
 """Packings of :class:`CFAAdapter`."""
 
+INPUT_CONVENTIONS = {
+    "cfasim": None,  # (code - black) / (white - black), planes in raster order
+    "pynet1020": ("pynet", (0.0, 1020.0)),  # the public PyNET code: no black level, / (4 * 255)
+    "pynet1023": ("pynet", (0.0, 1023.0)),  # the same with the true 10-bit maximum
+}
+"""How RAW codes become a model's input: cfasim's (black-subtracted, raster planes) or the
+public PyNET code's (no black subtraction, / 1020 or / 1023, planes in the order B, Gb, R, Gr:
+``raw[1::2, 1::2], raw[0::2, 1::2], raw[0::2, 0::2], raw[1::2, 0::2]`` for RGGB), so that
+public checkpoints run unchanged."""
+
+
+def convention_settings(convention: str, black: float, white: float, packing: str = "planes"):
+    """``(order, normalize)`` of :class:`CFAAdapter` for an input convention of a dataset with
+    levels ``black``/``white``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown convention, or a PyNET convention without ``planes`` packing.
+    """
+    from cfasim.errors import ConfigError
+
+    if convention not in INPUT_CONVENTIONS:
+        raise ConfigError(
+            f"model.input_convention = {convention!r}: choose one of {', '.join(INPUT_CONVENTIONS)}"
+        )
+    settings = INPUT_CONVENTIONS[convention]
+    if settings is None:
+        return "raster", (float(black), float(white))
+    if packing != "planes":
+        raise ConfigError(f"model.input_convention = {convention!r} needs model.packing = planes")
+    return settings
+
 
 class CFAAdapter:
     """Normalise and pack a batch of CFA mosaics for a network.
@@ -64,6 +97,7 @@ class CFAAdapter:
         with_mask: bool = False,
         normalize: tuple[float, float] | None = None,
         order: str = "raster",
+        convention: str = "cfasim",
     ):
         self.pattern = get_pattern(pattern)
         if packing not in PACKINGS:
@@ -76,6 +110,7 @@ class CFAAdapter:
         self.packing = packing
         self.with_mask = bool(with_mask)
         self.order = order
+        self.convention = convention  # a non-cfasim one takes RAW codes as stored (no rescale)
         self._planes = self.pattern.plane_order(order) if packing == "planes" else None
         if normalize is None:
             self.normalize = None

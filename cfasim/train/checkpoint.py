@@ -53,6 +53,8 @@ def adapter_record(adapter: CFAAdapter, model_input: str = "mosaic") -> dict:
         "packing": adapter.packing,
         "with_mask": adapter.with_mask,
         "normalize": list(adapter.normalize),
+        "order": adapter.order,
+        "input_convention": adapter.convention,
     }
 
 
@@ -184,6 +186,8 @@ def adapter_from_record(record: dict) -> CFAAdapter:
         packing=record["packing"],
         with_mask=record["with_mask"],
         normalize=tuple(record["normalize"]),
+        order=record.get("order", "raster"),  # checkpoints before input conventions: raster
+        convention=record.get("input_convention", "cfasim"),
     )
 
 

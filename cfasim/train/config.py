@@ -64,6 +64,7 @@ class ModelSection:
     input: InputKind = "mosaic"
     packing: Literal["planes", "s2d"] = "planes"
     with_mask: bool = False
+    input_convention: Literal["cfasim", "pynet1020", "pynet1023"] = "cfasim"  # cfa_adapter.py
 
 
 @dataclass

@@ -80,7 +80,8 @@ class CheckpointModel:
             )
         x = np.asarray(raw[:hh, :ww], dtype=np.float64)
         lo, hi = self.adapter.normalize
-        if (lo, hi) != (black, white):  # to the checkpoint's RAW format
+        as_stored = self.adapter.convention != "cfasim"  # e.g. the public PyNET code's
+        if (lo, hi) != (black, white) and not as_stored:  # to the checkpoint's RAW format
             x = lo + (x - black) / (white - black) * (hi - lo)
         return torch.from_numpy(x.astype(np.float32))[None]
 

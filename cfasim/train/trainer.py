@@ -23,7 +23,7 @@ from cfasim.errors import CheckpointError, ConfigError
 from cfasim.eval.metrics import psnr as psnr_np
 from cfasim.isp.render import render_reference
 from cfasim.store.schema import has_isp_params
-from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d
+from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d, convention_settings
 from cfasim.train.checkpoint import (
     CHECKPOINT_FORMAT,
     adapter_record,
@@ -259,11 +259,16 @@ class Trainer:
         """The CFA adapter of the dataset, the model on the device (PyNET level, warm start),
         and the check that crops fit the model."""
         spec, ds, tcfg = self.config.model, self.train_set, self.config.train
+        order, normalize = convention_settings(
+            spec.input_convention, ds.black_level, ds.white_level, spec.packing
+        )
         self.adapter = CFAAdapter(
             ds.pattern,
             packing=spec.packing,
             with_mask=spec.with_mask,
-            normalize=(ds.black_level, ds.white_level),
+            normalize=normalize,
+            order=order,
+            convention=spec.input_convention,
         )
         channels = CLEAN_CHANNELS if self.model_input == "clean" else self.adapter.in_channels
         self.model, self.model_spec = model_with_inputs(
