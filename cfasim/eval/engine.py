@@ -48,6 +48,7 @@ from cfasim.eval.noise import noise_level
 from cfasim.eval.rendering import render_baseline
 from cfasim.eval.report import EvaluationReport
 from cfasim.eval.scoring import REMOSAIC_BASELINES, image_scores, remosaic_scores, target_region
+from cfasim.store.schema import has_isp_params
 
 
 @dataclass
@@ -63,6 +64,7 @@ class _Run:
     baselines: list[str]
     models: dict[str, Model]
     white_balance: bool
+    isp_known: bool = True  # False for captured pairs: no ISP parameters, no noise levels
     methods: dict[str, dict] = field(default_factory=dict)
     costs: dict[str, dict] = field(default_factory=dict)
     levels: list[float] = field(default_factory=list)
@@ -192,6 +194,7 @@ def _prepare(dataset_path, split, baselines, models, limit, noise_bins, crop_siz
         baselines=names,
         models=dict(zip(labels, models, strict=True)),
         white_balance=bool(white_balance),
+        isp_known=has_isp_params(ds.config),
     )
     run.methods = {b: {"kind": "baseline", "source": b, "per_sample": {}} for b in names}
     for label, model in run.models.items():
@@ -224,7 +227,7 @@ def _load_sample(run: _Run, i: int) -> _Sample:
     sample = _Sample(
         index=i,
         item=item,
-        params=run.split.params(i),
+        params=run.split.params(i) if run.isp_known else None,
         raw=np.asarray(item["raw"]),
         black=float(item.get("black_level", run.fmt.black)),
         white=float(item.get("white_level", run.fmt.white)),
@@ -267,7 +270,7 @@ def _score(run: _Run, name: str, out: np.ndarray, s: _Sample) -> None:
 def _keep_crop(run: _Run, s: _Sample, outputs: dict, crop_size: int, keep: int) -> list[dict]:
     """The figure crops with sample ``s``'s best crop, if it ranks among the ``keep`` best."""
     p = s.params
-    gains = p.digital_gain * np.array([p.red_gain, 1.0, p.blue_gain])
+    gains = np.ones(3) if p is None else p.digital_gain * np.array([p.red_gain, 1.0, p.blue_gain])
     levels = (s.black, s.white, gains)
     return keep_crop(
         run.crops,

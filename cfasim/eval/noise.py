@@ -50,6 +50,9 @@ def bin_label(lo: float, hi: float) -> str:
 def noise_bins(levels: Sequence[float], bins: int) -> list[dict]:
     """The report's noise bins: ``[{"label", "low", "high", "samples"}]``, lowest noise first
     (:func:`noise_groups`); equal rounded labels are numbered ``bin K: ...``."""
+    if len(levels) and all(math.isnan(v) for v in levels):  # captured pairs: camera noise
+        return [{"label": "camera noise", "low": None, "high": None,
+                 "samples": list(range(len(levels)))}]  # fmt: skip
     out = []
     for g in noise_groups(levels, bins):
         lo, hi = float(min(levels[j] for j in g)), float(max(levels[j] for j in g))

@@ -36,6 +36,8 @@ def render_baseline(
     colour differences (Malvar, Menon) lose several dB on unbalanced camera RGB.
     """
     lin = normalize_raw(raw, black, white)
+    if params is None:  # a captured pair: no camera ISP to render with
+        return upscale(render_without_isp(B.demosaic(name, lin, pattern)), scale)
     if white_balance:
         gains = np.array([params.red_gain, 1.0, params.blue_gain])
         idx = pattern.color_index(*lin.shape)
@@ -44,3 +46,17 @@ def render_baseline(
     else:
         cam = B.demosaic(name, lin, pattern)
     return upscale(process(cam, params), scale)
+
+
+def render_without_isp(cam: np.ndarray) -> np.ndarray:
+    """A camera-agnostic rendering of demosaiced linear camera RGB (for captured pairs, whose
+    ISP is unknown): grey-world white balance, exposure scaled so the 99th percentile of the
+    green channel maps to 0.9, the sRGB transfer curve; no colour matrix. A classical floor,
+    not the camera's look: learned models, which learn the camera's rendering, should beat it
+    widely."""
+    from cfasim.isp.color import srgb_encode
+
+    means = cam.reshape(-1, 3).mean(axis=0)
+    balanced = cam * (means[1] / np.maximum(means, 1e-6))
+    top = float(np.percentile(balanced[..., 1], 99))
+    return srgb_encode(np.clip(balanced * (0.9 / max(top, 1e-6)), 0.0, 1.0))

@@ -420,3 +420,41 @@ def test_cli_evaluate_table_json_and_figure(bayer_store, tmp_path):
     assert (out / "evaluation.md").read_text() in result.output
     bad = CliRunner().invoke(main, ["evaluate", str(bayer_store), "--baselines", "nope"])
     assert bad.exit_code != 0 and "nope" in bad.output
+
+
+def test_evaluate_scores_a_zurich_dataset_with_the_public_protocol(zrr_root, tmp_path):
+    """Captured pairs have no ISP parameters: baselines render camera-agnostically, models are
+    scored per patch on [0, 1] and PSNR is the mean over the test patches."""
+    from cfasim.eval.metrics import psnr
+
+    out = tmp_path / "zrr.zarr"
+    cfg = GenerateConfig(source=str(zrr_root), source_kind="zurich", patch=16)
+    build(plan(cfg), out, progress=False)
+
+    class Grey:
+        label = "grey"
+
+        def __call__(self, raw, black, white):
+            return np.full((*raw.shape, 3), 0.5)
+
+    report = E.evaluate(out, baselines="bilinear", models=[Grey()], crop_size=8, figure_crops=0)
+    test = open_dataset(out)["test"]
+    direct = [psnr(np.full((16, 16, 3), 0.5), test[i]["target"] / 255.0) for i in range(2)]
+    per_patch = report.methods["grey"]["per_sample"]["psnr"]
+    np.testing.assert_allclose(per_patch, direct, rtol=1e-9)
+    assert report.means()["grey"]["all"]["psnr"] == pytest.approx(np.mean(direct))
+    assert all(np.isfinite(report.methods["bilinear"]["per_sample"]["ms_ssim"]))
+    assert report.noise_bins[0]["label"] == "camera noise"
+
+
+def test_the_cli_evaluates_a_zurich_dataset(zrr_root, tmp_path):
+    from cfasim.testing.fixtures import run_cli
+
+    out = tmp_path / "zrr.zarr"
+    assert run_cli("generate", "--source-kind", "zurich", "--source", zrr_root, "--patch", 16,
+                   "--out", out).exit_code == 0  # fmt: skip
+    result = run_cli("evaluate", out, "--out", tmp_path / "ev", "--crop-size", 8)
+    assert result.exit_code == 0, result.output
+    assert "| method | PSNR (dB) | SSIM | MS-SSIM |" in result.output
+    doc = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert len(doc["methods"]["menon"]["per_sample"]["psnr"]) == 2  # one value per test patch
