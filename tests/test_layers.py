@@ -27,7 +27,7 @@ LAYERS = [
 """Lowest first. ``cfasim`` itself (its ``__init__``) exposes the API lazily and may name any
 layer; ``cfasim.testing`` serves the tests and sits at the top with the CLI."""
 
-TORCH_ALLOWED = ("cfasim.train", "cfasim.cli.train", "cfasim.cli.evaluate")
+TORCH_ALLOWED = ("cfasim.train", "cfasim.cli.train", "cfasim.cli.evaluate", "cfasim.cli.weights")
 """Modules that may import torch (the CLI's only inside the commands that need it)."""
 
 

@@ -13,6 +13,18 @@ ZRR_SIDE = 16
 """Side of the fixture Zurich mosaics and targets (the release's is 448)."""
 
 
+class MarkerPayload:
+    """Pickles as ``os.system("touch MARKER")``: what a malicious checkpoint runs on load."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch '{self.marker}'",))
+
+
 def run_cli(*args):
     """``cfasim ARGS`` in-process (click's CliRunner); arguments are turned into text."""
     from click.testing import CliRunner

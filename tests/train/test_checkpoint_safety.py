@@ -1,7 +1,6 @@
 """Checkpoints are read with ``weights_only=True`` only: a crafted ``.pt`` never runs code, and
 every unusable checkpoint or input is one line (exit 1, no traceback) on every command."""
 
-import os
 import zipfile
 
 import numpy as np
@@ -15,6 +14,7 @@ from cfasim.cfa import CFAPattern  # noqa: E402
 from cfasim.cli import main  # noqa: E402
 from cfasim.errors import CheckpointError  # noqa: E402
 from cfasim.pipeline import GenerateConfig, build, plan  # noqa: E402
+from cfasim.testing.fixtures import MarkerPayload  # noqa: E402
 from cfasim.train.checkpoint import (  # noqa: E402
     CHECKPOINT_FORMAT,
     check_plain,
@@ -29,16 +29,6 @@ BLOCKS = {"bayer": 1, "quad": 2, "nona": 3}
 TINY_SPEC = {"name": "lwisp", "args": {"widths": [4, 8], "in_channels": 4}}
 TINY_SET = ["--set", "model.args={ widths = [4, 8] }", "--set", "data.crop=24"]
 TINY_SET += ["--set", "data.batch_size=2", "--set", "train.threads=1"]
-
-
-class MarkerPayload:
-    """Pickles as ``os.system("touch MARKER")``: what a malicious checkpoint runs on load."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch '{self.marker}'",))
 
 
 def tiny_checkpoint(path, pattern: str = "bayer"):
