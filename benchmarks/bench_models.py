@@ -16,9 +16,9 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cfasim.train.models import build_model, count_parameters
+from cfasim.train.models import LWISP_MODELS, build_model, count_parameters
 
-MODELS = ["pynet", "pynet_qxq", "lwisp", "lwisp_teacher", "lwisp_clean_teacher"]
+MODELS = ["pynet", "pynet_qxq", *LWISP_MODELS]
 
 
 def main():
@@ -37,7 +37,7 @@ def main():
     print("|---|---|---|---|---|")
     pynet_params = None
     for name in MODELS:
-        clean = name == "lwisp_clean_teacher"
+        clean = name.endswith("clean_teacher")
         model = build_model({"name": name, "args": {}}).eval()
         x = torch.rand(1, 12 if clean else 4, side // 2, side // 2)
         mosaic = torch.rand(1, 1, side, side)

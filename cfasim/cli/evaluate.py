@@ -45,6 +45,12 @@ from cfasim.errors import DatasetError
     show_default=True,
     help="Baselines demosaic the white-balanced mosaic (as raw converters do), then unbalance.",
 )
+@click.option(
+    "--vgg-weights",
+    type=click.Path(path_type=Path),
+    help="VGG-19 weights (a local torchvision-style .pth): adds the VGG distance of the public "
+    "PyNET code (relu5_4 features, MSE; needs PyTorch).",
+)
 def evaluate(
     dataset,
     split,
@@ -56,6 +62,7 @@ def evaluate(
     crops,
     crop_size,
     white_balance,
+    vgg_weights,
 ):
     """Score classical baselines and trained models on a dataset: PSNR, SSIM, MS-SSIM,
     CIEDE2000, KLD/M4 for remosaics, model costs; writes a table, JSON and a figure."""
@@ -63,6 +70,12 @@ def evaluate(
 
     if checkpoints:
         require_torch("evaluate --checkpoint")
+    metrics = {}
+    if vgg_weights is not None:
+        require_torch("evaluate --vgg-weights")
+        from cfasim.train.predict import vgg_distance
+
+        metrics["vgg"] = vgg_distance(vgg_weights)
     chosen = [] if baselines.strip().lower() == "none" else baselines
     try:
         report = run_evaluation(
@@ -75,6 +88,7 @@ def evaluate(
             crop_size=crop_size,
             figure_crops=crops,
             white_balance=white_balance,
+            metrics=metrics,
             log=lambda m: click.echo(m, err=True),
         )
     except (ValueError, KeyError, FileNotFoundError, DatasetError) as err:

@@ -33,7 +33,7 @@ figure's crops (:mod:`cfasim.eval.crops`) are where the methods differ most; the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +65,7 @@ class _Run:
     models: dict[str, Model]
     white_balance: bool
     isp_known: bool = True  # False for captured pairs: no ISP parameters, no noise levels
+    metrics: dict[str, Callable] = field(default_factory=dict)  # extra metrics, e.g. "vgg"
     methods: dict[str, dict] = field(default_factory=dict)
     costs: dict[str, dict] = field(default_factory=dict)
     levels: list[float] = field(default_factory=list)
@@ -106,6 +107,7 @@ def evaluate(
     figure_crops: int = 3,
     latency_repeats: int = 3,
     white_balance: bool = True,
+    metrics: Mapping[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> EvaluationReport:
     """Evaluate classical baselines and models on a cfasim dataset split.
@@ -140,6 +142,10 @@ def evaluate(
     white_balance
         Baselines demosaic a white-balanced mosaic (see
         :func:`cfasim.eval.rendering.render_baseline`); False: the camera-RGB mosaic as stored.
+    metrics
+        More per-sample metrics, name -> ``f(output, target)`` on (H, W, 3) sRGB in [0, 1],
+        scored for every method, e.g. ``{"vgg": vgg_distance(path)}``
+        (:func:`cfasim.train.predict.vgg_distance`, the public PyNET code's VGG-19 distance).
     log
         Optional progress callback (one line per sample).
 
@@ -150,6 +156,7 @@ def evaluate(
     run = _prepare(
         dataset_path, split, baselines, models, limit, noise_bins, crop_size, white_balance
     )
+    run.metrics = dict(metrics or {})
     for i in range(run.count):
         sample = _load_sample(run, i)
         outputs = _outputs(run, sample, latency_repeats)
@@ -255,7 +262,9 @@ def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarra
 
 def _score(run: _Run, name: str, out: np.ndarray, s: _Sample) -> None:
     """Append method ``name``'s scores of sample ``s`` to its per-sample lists."""
-    values = image_scores(out, target_region(name, out, s.target))
+    target = target_region(name, out, s.target)
+    values = image_scores(out, target)
+    values.update({k: f(out, target) for k, f in run.metrics.items()})
     if name in run.baselines and name in REMOSAIC_BASELINES and run.has_clean:
         values.update(
             remosaic_scores(

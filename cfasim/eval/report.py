@@ -19,13 +19,15 @@ from cfasim.eval.noise import NOISE_REFERENCE_LEVEL
 
 SCHEMA = "cfasim.evaluation/1"
 """Value of the ``schema`` key of :meth:`EvaluationReport.to_json`."""
-METRICS = ("psnr", "ssim", "ms_ssim", "ciede2000", "kld", "m4_no_lpips")
-"""Metric keys, in report order (``kld`` and ``m4_no_lpips`` only for remosaic methods)."""
+METRICS = ("psnr", "ssim", "ms_ssim", "ciede2000", "vgg", "kld", "m4_no_lpips")
+"""Metric keys, in report order (``vgg`` only with VGG weights given, ``kld`` and
+``m4_no_lpips`` only for remosaic methods)."""
 METRIC_LABELS = {
     "psnr": "PSNR (dB)",
     "ssim": "SSIM",
     "ms_ssim": "MS-SSIM",
     "ciede2000": "CIEDE2000",
+    "vgg": "VGG dist.",
     "kld": "KLD",
     "m4_no_lpips": "M4 (no LPIPS)",
 }
@@ -35,6 +37,7 @@ METRIC_FORMATS = {
     "ssim": "{:.4f}",
     "ms_ssim": "{:.4f}",
     "ciede2000": "{:.3f}",
+    "vgg": "{:.4f}",
     "kld": "{:.4f}",
     "m4_no_lpips": "{:.2f}",
 }
@@ -162,7 +165,7 @@ class EvaluationReport:
                         "levels": [float],       # per sample, aligned with "samples"
                         "bins": [{"label": str, "low": float, "high": float,
                                   "samples": [int]}]},
-              "metrics": ["psnr", "ssim", "ms_ssim", "ciede2000", "kld", "m4_no_lpips"],
+              "metrics": ["psnr", "ssim", "ms_ssim", "ciede2000", "vgg", "kld", "m4_no_lpips"],
               "methods": {NAME: {"kind": "baseline" | "model",
                                  "source": str,  # baseline name or checkpoint path
                                  "means": {"all" | BIN_LABEL: {METRIC: float}},
@@ -176,8 +179,9 @@ class EvaluationReport:
                           "noise_bins": int, "crop_size": int, "white_balance": bool}
             }
 
-        A method lists only the metrics it has (``kld`` and ``m4_no_lpips`` only for methods
-        with a Bayer remosaic on datasets storing ``clean``). ``m4_no_lpips`` is M4 without its
+        A method lists only the metrics it has (``vgg`` only when VGG weights were given,
+        ``kld`` and ``m4_no_lpips`` only for methods with a Bayer remosaic on datasets
+        storing ``clean``). ``m4_no_lpips`` is M4 without its
         LPIPS term. PSNR of a perfect reconstruction is written as ``Infinity`` (Python's json).
         """
         path = Path(path)

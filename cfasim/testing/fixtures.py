@@ -25,6 +25,30 @@ class MarkerPayload:
         return (os.system, (f"touch '{self.marker}'",))
 
 
+VGG19_LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"]
+VGG19_LAYOUT += [512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+"""VGG-19's convolution widths and max-poolings ("M"), from Simonyan & Zisserman's table
+(configuration E), written here independently of :data:`cfasim.train.losses.VGG19_CONFIG`."""
+
+
+def random_vgg19_features_state(seed=0) -> dict:
+    """Randomly initialised VGG-19 ``features`` state dict in torchvision's indexing (He init):
+    stands in for the real weights, which are never downloaded."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    state, idx, cin = {}, 0, 3
+    for v in VGG19_LAYOUT:
+        if v == "M":
+            idx += 1
+            continue
+        std = (2.0 / (9 * cin)) ** 0.5
+        state[f"{idx}.weight"] = torch.randn(v, cin, 3, 3, generator=g) * std
+        state[f"{idx}.bias"] = torch.randn(v, generator=g) * 0.01
+        idx, cin = idx + 2, v
+    return state
+
+
 def run_cli(*args):
     """``cfasim ARGS`` in-process (click's CliRunner); arguments are turned into text."""
     from click.testing import CliRunner

@@ -127,3 +127,24 @@ def checkpoint_models(specs: Iterable) -> list[CheckpointModel]:
     """One :class:`CheckpointModel` per ``[LABEL=]PATH`` (:func:`checkpoint_label`), in order;
     :func:`cfasim.eval.engine.evaluate` makes repeated labels unique (``NAME#2``)."""
     return [CheckpointModel(path, label) for label, path in map(checkpoint_label, specs)]
+
+
+def vgg_distance(weights_path, layer: str = "relu5_4"):
+    """The public PyNET code's VGG distance as an evaluation metric: ``f(output, target)`` on
+    (H, W, 3) sRGB in [0, 1] -> mean squared difference of their VGG-19 ``layer`` features
+    (ImageNet-normalised; :class:`cfasim.train.losses.VGGPerceptualLoss` with the weights in
+    ``weights_path``, read with ``weights_only=True``). Lower is better."""
+    from cfasim.train.losses import VGGPerceptualLoss
+
+    try:
+        vgg = VGGPerceptualLoss(weights_path, layer=layer)
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+        raise CheckpointError(f"--vgg-weights: {str(err).splitlines()[0][:300]}") from None
+
+    def distance(out: np.ndarray, target: np.ndarray) -> float:
+        with torch.inference_mode():
+            a, b = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)
+                    for x in (out, target))  # fmt: skip
+            return float(vgg(a[None], b[None]))
+
+    return distance

@@ -10,6 +10,7 @@ skimage_metrics = pytest.importorskip("skimage.metrics")
 skimage_data = pytest.importorskip("skimage.data")
 ndi = pytest.importorskip("scipy.ndimage")
 
+from cfasim.testing.fixtures import random_vgg19_features_state  # noqa: E402
 from cfasim.train import losses  # noqa: E402
 from cfasim.train.losses import (  # noqa: E402
     MSSSIMLoss,
@@ -365,24 +366,6 @@ def test_cuda_matches_cpu(tmp_path):
 # --------------------------------------------------------------------------------------------------
 # VGG perceptual loss
 # --------------------------------------------------------------------------------------------------
-
-CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"]
-CFG += [512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
-
-
-def random_vgg19_features_state(seed=0):
-    """Randomly initialised VGG-19 ``features`` state dict, torchvision indexing (He init)."""
-    g = torch.Generator().manual_seed(seed)
-    state, idx, cin = {}, 0, 3
-    for v in CFG:
-        if v == "M":
-            idx += 1
-            continue
-        std = (2.0 / (9 * cin)) ** 0.5
-        state[f"{idx}.weight"] = torch.randn(v, cin, 3, 3, generator=g) * std
-        state[f"{idx}.bias"] = torch.randn(v, generator=g) * 0.01
-        idx, cin = idx + 2, v
-    return state
 
 
 @pytest.fixture(scope="module")
