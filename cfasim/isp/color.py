@@ -108,14 +108,42 @@ def random_xyz2cam(rng: np.random.Generator) -> np.ndarray:
     """Random convex combination of :data:`CAMERA_XYZ2CAM` (weights uniform in [1e-8, 1e8])."""
     weights = rng.uniform(1e-8, 1e8, size=len(CAMERA_XYZ2CAM))
     weights /= weights.sum()
-    return np.tensordot(weights, CAMERA_XYZ2CAM, axes=1)
+    total = np.zeros((3, 3))
+    for w, m in zip(weights, CAMERA_XYZ2CAM, strict=True):  # fixed order: no BLAS (see below)
+        total = total + w * m
+    return total
 
 
 def rgb2cam_from_xyz2cam(xyz2cam: np.ndarray) -> np.ndarray:
     """Linear sRGB -> camera matrix ``xyz2cam @ RGB2XYZ`` with rows normalised to sum 1
     (so sRGB white maps to camera (1, 1, 1) before white balance)."""
-    m = np.asarray(xyz2cam, dtype=np.float64) @ RGB2XYZ
-    return m / m.sum(axis=-1, keepdims=True)
+    m = matmul3(np.asarray(xyz2cam, dtype=np.float64), RGB2XYZ)
+    return m / (m[..., 0:1] + m[..., 1:2] + m[..., 2:3])
+
+
+def inv3(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 3x3 matrix by its adjugate (fixed arithmetic, the same bits on every
+    machine, unlike LAPACK's); ``numpy.linalg.LinAlgError`` if it is singular."""
+    m = np.asarray(m, dtype=np.float64)
+    (a, b, c), (d, e, f), (g, h, i) = m
+    adj = np.array(
+        [
+            [e * i - f * h, c * h - b * i, b * f - c * e],
+            [f * g - d * i, a * i - c * g, c * d - a * f],
+            [d * h - e * g, b * g - a * h, a * e - b * d],
+        ]
+    )
+    det = a * adj[0, 0] + b * adj[1, 0] + c * adj[2, 0]
+    if det == 0 or not np.isfinite(det):
+        raise np.linalg.LinAlgError("singular 3x3 matrix")
+    return adj / det
+
+
+def matmul3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for (..., 3, 3) matrices with the three products summed left to right, so
+    the result is the same bits on every machine: BLAS (which ``@`` calls) picks kernels by CPU
+    (FMA, AVX-512) and rounds differently, and these matrices are stored in datasets."""
+    return a[..., :, 0:1] * b[0] + a[..., :, 1:2] * b[1] + a[..., :, 2:3] * b[2]
 
 
 def sample_gains(rng: np.random.Generator) -> tuple[float, float, float]:

@@ -182,7 +182,7 @@ class RawFiles(SourceKind):
         return bin_to_linear_rgb(read_raw(root / src["path"]))
 
     def params(self, src, drawn):
-        xyz2cam = src["xyz2cam"] or np.linalg.inv(color.RGB2XYZ)
+        xyz2cam = src["xyz2cam"] or color.inv3(color.RGB2XYZ)
         return UnprocessParams(
             np.asarray(xyz2cam),
             src["wb_gains"][0],

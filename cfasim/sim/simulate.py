@@ -62,7 +62,7 @@ def simulate_raw_linear(
     the same kernel as :func:`simulate_raw` with an identity colour path (16-bit linear codes,
     identity camera matrix, unit gains)."""
     codes = np.round(np.clip(np.asarray(cam, dtype=np.float64), 0.0, 1.0) * 65535.0)
-    identity = UnprocessParams(np.linalg.inv(color.RGB2XYZ), 1.0, 1.0, 1.0, "srgb", False)
+    identity = UnprocessParams(color.inv3(color.RGB2XYZ), 1.0, 1.0, 1.0, "srgb", False)
     return simulate_raw(
         codes.astype(np.uint16),
         pattern,

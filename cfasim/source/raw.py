@@ -61,7 +61,7 @@ import tifffile
 
 from cfasim.cfa import COLOR_LETTERS, CFAPattern
 from cfasim.errors import RawFormatError
-from cfasim.isp.color import RGB2XYZ
+from cfasim.isp.color import RGB2XYZ, inv3, matmul3
 from cfasim.source.images import scan_files
 
 RAW_SUFFIXES = (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw")
@@ -85,7 +85,7 @@ _TAG_CFA_PATTERN = 33422
 _TAG_DNG_VERSION = 50706
 _TAG_UNIQUE_CAMERA_MODEL = 50708
 _MAX_REASON_CHARS = 200
-_XYZ2RGB = np.linalg.inv(RGB2XYZ)
+_XYZ2RGB = inv3(RGB2XYZ)
 
 
 @dataclass(frozen=True, eq=False)
@@ -468,12 +468,12 @@ def _xyz2cam(rp) -> tuple[np.ndarray | None, str]:
     cam2rgb = np.asarray(rp.color_matrix, dtype=np.float64)[:3, :3]
     if np.all(np.isfinite(cam2rgb)) and cam2rgb.any():
         try:
-            rgb2cam = np.linalg.inv(cam2rgb)
+            rgb2cam = inv3(cam2rgb)
         except np.linalg.LinAlgError:
             return None, "none"
-        sums = rgb2cam.sum(axis=1, keepdims=True)
+        sums = rgb2cam[:, 0:1] + rgb2cam[:, 1:2] + rgb2cam[:, 2:3]
         if np.all(np.isfinite(rgb2cam)) and np.all(np.abs(sums) > 1e-6):
-            return (rgb2cam / sums) @ _XYZ2RGB, "color_matrix"
+            return matmul3(rgb2cam / sums, _XYZ2RGB), "color_matrix"
     return None, "none"
 
 

@@ -98,3 +98,20 @@ def test_invert_safe_gains_is_exact():
         gains = color.inverse_gains(2.1, 1.8, digital)
         y = color.apply_safe_gains(cam, gains)
         np.testing.assert_allclose(color.invert_safe_gains(y, gains), cam, atol=1e-12)
+
+
+def test_fixed_order_3x3_products_and_inverse_match_numpy():
+    """matmul3 / inv3 (machine-independent bits) equal numpy's BLAS / LAPACK to rounding."""
+    import numpy.linalg as la
+
+    from cfasim.isp.color import inv3, matmul3
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a, b = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+        np.testing.assert_allclose(matmul3(a, b), a @ b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(inv3(a), la.inv(a), rtol=1e-9, atol=1e-12)
+    batch = rng.normal(size=(5, 3, 3))
+    np.testing.assert_allclose(matmul3(batch, b), batch @ b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(la.LinAlgError):
+        inv3(np.ones((3, 3)))

@@ -11,6 +11,8 @@ commit).
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,31 @@ def test_store_bytes_match_the_golden_checksums(kind, tmp_path, monkeypatch):
     want = json.loads(golden.read_text())
     changed = sorted(rel for rel in set(got) | set(want) if got.get(rel) != want.get(rel))
     assert not changed, f"{kind}: {len(changed)} file(s) differ from the golden: {changed[:8]}"
+
+
+BUILD_AND_PRINT_CHECKSUMS = """
+import json, sys
+from pathlib import Path
+from cfasim.pipeline import GenerateConfig, build, plan
+cfg = GenerateConfig(**json.loads(sys.argv[1]))
+build(plan(cfg), Path("s.zarr"), workers=1, progress=False)
+print(Path("s.zarr/checksums.json").read_text())
+"""
+
+
+@pytest.mark.parametrize("kind", ["builtin", "raw", "sensor"])
+def test_stores_do_not_depend_on_the_blas_kernel(kind, tmp_path):
+    """The same store whichever OpenBLAS kernel the CPU gets (generic SSE3 vs Haswell FMA):
+    stored colour matrices were once BLAS products, which an AVX-512 machine rounded
+    differently. (On CPUs where the variable means nothing, both runs are simply equal.)"""
+    sums = []
+    for core in ("Prescott", "Haswell"):
+        folder = tmp_path / core
+        shutil.copytree(GOLDEN / "inputs", folder)
+        env = {**os.environ, "OPENBLAS_CORETYPE": core}
+        out = subprocess.run(
+            [sys.executable, "-c", BUILD_AND_PRINT_CHECKSUMS, json.dumps(KINDS[kind])],
+            cwd=folder, env=env, capture_output=True, text=True, check=True, timeout=300,
+        )  # fmt: skip
+        sums.append(json.loads(out.stdout)["files"])
+    assert sums[0] == sums[1]
