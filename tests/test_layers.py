@@ -27,8 +27,15 @@ LAYERS = [
 """Lowest first. ``cfasim`` itself (its ``__init__``) exposes the API lazily and may name any
 layer; ``cfasim.testing`` serves the tests and sits at the top with the CLI."""
 
-TORCH_ALLOWED = ("cfasim.train", "cfasim.cli.train", "cfasim.cli.evaluate", "cfasim.cli.weights")
-"""Modules that may import torch (the CLI's only inside the commands that need it)."""
+TORCH_ALLOWED = (
+    "cfasim.train",
+    "cfasim.cli.train",
+    "cfasim.cli.evaluate",
+    "cfasim.cli.weights",
+    "cfasim.testing.fixtures",
+)
+"""Modules that may import torch (the CLI's and the test fixtures' only inside the functions
+that need it: ``import cfasim.testing`` works without torch)."""
 
 
 def module_name(path: Path) -> str:
