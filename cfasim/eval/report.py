@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cfasim.eval.noise import NOISE_REFERENCE_LEVEL
+from cfasim.eval.statistics import RESAMPLES, SEED, mean_ci, paired_difference
 
 SCHEMA = "cfasim.evaluation/1"
 """Value of the ``schema`` key of :meth:`EvaluationReport.to_json`."""
@@ -106,24 +107,72 @@ class EvaluationReport:
 
     # -- summaries --
 
-    def means(self) -> dict[str, dict[str, dict[str, float]]]:
-        """``{method: {group: {metric: mean}}}`` with group ``"all"`` and every noise-bin label;
-        only the metrics a method has."""
+    def groups(self) -> dict[str, list[int]]:
+        """``{group: positions in samples}``: ``"all"`` and every noise-bin label."""
         pos = {s: i for i, s in enumerate(self.samples)}
         groups = {"all": list(range(len(self.samples)))}
         for b in self.noise_bins:
             groups[b["label"]] = [pos[s] for s in b["samples"]]
-        out = {}
-        for name, m in self.methods.items():
-            out[name] = {
+        return groups
+
+    def means(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{method: {group: {metric: mean}}}`` with group ``"all"`` and every noise-bin label;
+        only the metrics a method has."""
+        return {
+            name: {
                 g: {k: float(np.mean([v[i] for i in idx])) for k, v in m["per_sample"].items()}
-                for g, idx in groups.items()
+                for g, idx in self.groups().items()
+            }
+            for name, m in self.methods.items()
+        }
+
+    def intervals(self) -> dict[str, dict[str, dict[str, list[float]]]]:
+        """``{method: {group: {metric: [low, high]}}}``: bootstrap 95 % intervals of the means
+        (:func:`cfasim.eval.statistics.mean_ci`; NaN for groups of one sample)."""
+        return {
+            name: {
+                g: {k: list(mean_ci([v[i] for i in idx])) for k, v in m["per_sample"].items()}
+                for g, idx in self.groups().items()
+            }
+            for name, m in self.methods.items()
+        }
+
+    def best_baseline(self, group: str = "all", metric: str = "psnr") -> str | None:
+        """The classical baseline with the highest mean ``metric`` in ``group`` (None: none)."""
+        means = self.means()
+        scored = [
+            (means[n][group][metric], n)
+            for n, m in self.methods.items()
+            if m["kind"] == "baseline" and metric in means[n][group]
+        ]
+        return max(scored)[1] if scored else None
+
+    def paired(self, a: str, b: str, metric: str = "psnr", group: str = "all") -> dict:
+        """Per-sample difference ``a - b`` of ``metric`` over ``group``: mean, bootstrap 95 %
+        interval and verdict (:func:`cfasim.eval.statistics.paired_difference`)."""
+        idx = self.groups()[group]
+        va, vb = (self.methods[n]["per_sample"][metric] for n in (a, b))
+        return paired_difference([va[i] for i in idx], [vb[i] for i in idx])
+
+    def comparisons(self, metric: str = "psnr") -> dict[str, dict[str, dict]]:
+        """``{group: {"best_baseline": name, "vs_best": {method: paired difference}}}``: every
+        other method against the best classical baseline of the group."""
+        out = {}
+        for g in self.groups():
+            best = self.best_baseline(g, metric)
+            if best is None:
+                continue
+            others = [n for n, m in self.methods.items() if n != best and metric in m["per_sample"]]
+            out[g] = {
+                "best_baseline": best,
+                "metric": metric,
+                "vs_best": {n: self.paired(n, best, metric, g) for n in others},
             }
         return out
 
     def to_dict(self) -> dict:
         """The JSON document of :meth:`to_json`."""
-        means = self.means()
+        means, intervals = self.means(), self.intervals()
         return {
             "schema": SCHEMA,
             "dataset": self.dataset,
@@ -143,9 +192,14 @@ class EvaluationReport:
                     "kind": m["kind"],
                     "source": m["source"],
                     "means": means[name],
+                    "ci95": intervals[name],
                     "per_sample": {k: list(v) for k, v in m["per_sample"].items()},
                 }
                 for name, m in self.methods.items()
+            },
+            "statistics": {
+                "method": f"percentile bootstrap of the mean, {RESAMPLES} resamples, seed {SEED}",
+                "comparisons": self.comparisons(),
             },
             "models": {k: dict(v) for k, v in self.models.items()},
             "notes": list(self.notes),
@@ -231,9 +285,16 @@ class EvaluationReport:
         if "white_balance" in self.options:
             how = "white-balanced" if self.options["white_balance"] else "camera-RGB (unbalanced)"
             lines += [f"Baselines demosaic the {how} mosaic, then cfasim's reference ISP.", ""]
-        means = self.means()
+        means, intervals, comparisons = self.means(), self.intervals(), self.comparisons()
         for key, title in self._markdown_groups():
-            lines += [f"## {title}", "", *self._means_table(means, key), ""]
+            lines += [f"## {title}", "", *self._means_table(means, intervals, key), ""]
+            if key in comparisons and len(comparisons[key]["vs_best"]):
+                lines += [*self._paired_table(comparisons[key]), ""]
+        lines += [
+            f"Intervals: 95 % percentile bootstrap over the samples ({RESAMPLES} resamples, "
+            f"seed {SEED}); they do not include the spread between training seeds.",
+            "",
+        ]
         if self.models:
             lines += ["## Model cost", "", *self._cost_table(), ""]
         notes = [*self.notes]
@@ -255,15 +316,38 @@ class EvaluationReport:
             return [("all", f"All samples, {self.noise_bins[0]['label']} (n = {n})")]
         return [("all", f"All samples (n = {n})")]
 
-    def _means_table(self, means: dict, key: str) -> list[str]:
-        """Markdown lines of the method x metric table of group ``key`` (``-``: no value)."""
+    def _means_table(self, means: dict, intervals: dict, key: str) -> list[str]:
+        """Markdown lines of the method x metric table of group ``key`` (``-``: no value), with
+        the PSNR interval and the best classical baseline marked."""
         metrics = [k for k in METRICS if any(k in m["per_sample"] for m in self.methods.values())]
-        lines = ["| method | " + " | ".join(METRIC_LABELS[k] for k in metrics) + " |"]
-        lines.append("|---|" + "---|" * len(metrics))
+        heads = [METRIC_LABELS[k] for k in metrics]
+        heads.insert(1, "PSNR 95 % CI")
+        lines = ["| method | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+        best = self.best_baseline(key)
         for name in self.methods:
             row = means[name][key]
             cells = [METRIC_FORMATS[k].format(row[k]) if k in row else "-" for k in metrics]
+            lo, hi = intervals[name][key].get("psnr", (math.nan, math.nan))
+            cells.insert(1, "-" if math.isnan(lo) else f"{lo:.2f} .. {hi:.2f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        if best is not None:
+            lines += ["", f"Best classical pipeline (mean PSNR): **{best}**."]
+        return lines
+
+    @staticmethod
+    def _paired_table(comparison: dict) -> list[str]:
+        """Markdown lines of the paired differences against the group's best baseline."""
+        best = comparison["best_baseline"]
+        lines = [
+            f"Paired PSNR difference against {best} (per sample, method - {best}):",
+            "",
+            "| method | mean (dB) | 95 % CI (dB) | verdict |",
+            "|---|---|---|---|",
+        ]
+        for name, d in comparison["vs_best"].items():
+            lo, hi = d["ci"]
+            ci = "-" if math.isnan(lo) else f"{lo:+.2f} .. {hi:+.2f}"
+            lines.append(f"| {name} | {d['mean']:+.2f} | {ci} | {d['verdict']} |")
         return lines
 
     def _cost_table(self) -> list[str]:

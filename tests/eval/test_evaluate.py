@@ -455,6 +455,6 @@ def test_the_cli_evaluates_a_zurich_dataset(zrr_root, tmp_path):
                    "--out", out).exit_code == 0  # fmt: skip
     result = run_cli("evaluate", out, "--out", tmp_path / "ev", "--crop-size", 8)
     assert result.exit_code == 0, result.output
-    assert "| method | PSNR (dB) | SSIM | MS-SSIM |" in result.output
+    assert "| method | PSNR (dB) | PSNR 95 % CI | SSIM | MS-SSIM |" in result.output
     doc = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert len(doc["methods"]["menon"]["per_sample"]["psnr"]) == 2  # one value per test patch
