@@ -17,11 +17,11 @@ is compared with the stored target:
   cropped to the model's size multiple) is scored against the matching top-left target region.
 
 Scores (:mod:`cfasim.eval.scoring`): PSNR, SSIM, MS-SSIM and mean CIEDE2000 of the sRGB output
-against ``target / 255``; for methods with a full-resolution Bayer remosaic (``remosaic_malvar``
-on Quad / Nona / QxQ) also the MIPI 2022 KLD against the stored noise-free ``clean`` signal and
-``m4_no_lpips``, the MIPI M4 score **without its LPIPS term** (LPIPS weights are not available
-to cfasim; never compare it with published M4). Datasets without ``clean`` get no KLD (a note
-says so).
+against ``target / 255``; for methods with a full-resolution Bayer remosaic (``remosaic_malvar``,
+``remosaic_menon``, ``remosaic_ed_menon`` on Quad / Nona / QxQ) also the MIPI 2022 KLD against
+the stored noise-free ``clean`` signal and ``m4_no_lpips``, the MIPI M4 score **without its
+LPIPS term** (LPIPS weights are not available to cfasim; never compare it with published M4).
+Datasets without ``clean`` get no KLD (a note says so).
 
 Samples are grouped by noise level (:mod:`cfasim.eval.noise`): the noise standard deviation at
 linear level 0.18, ``sqrt(shot * 0.18 + read)`` from the stored ``shot_noise`` /
@@ -184,7 +184,7 @@ def _prepare(dataset_path, split, baselines, models, limit, noise_bins, crop_siz
         raise ValueError(f"split {split!r} of {dataset_path} has no samples to evaluate")
     if int(noise_bins) < 1 or int(crop_size) < 1:
         raise ValueError(f"noise_bins and crop_size must be >= 1, got {noise_bins}, {crop_size}")
-    names = _baseline_names(baselines, ds.pattern)
+    names = _baseline_names(baselines, ds.pattern, has_isp_params(ds.config))
     models = list(models)
     if not names and not models:
         raise ValueError("nothing to evaluate: no baselines and no checkpoints")
@@ -209,18 +209,20 @@ def _prepare(dataset_path, split, baselines, models, limit, noise_bins, crop_siz
     return run
 
 
-def _baseline_names(baselines, pattern: CFAPattern) -> list[str]:
-    """The chosen baselines (see :func:`evaluate`), each checked to apply to ``pattern``."""
-    ok = B.applicable(pattern)
+def _baseline_names(baselines, pattern: CFAPattern, noise_known: bool = True) -> list[str]:
+    """The chosen baselines (see :func:`evaluate`), each checked to apply to ``pattern``;
+    denoised ones (``nlm+``) need stored noise levels (captured pairs have none)."""
     if baselines is None or (isinstance(baselines, str) and baselines.strip() in ("", "all")):
-        return list(ok)
+        ok = B.applicable(pattern)
+        return [n for n in ok if noise_known or not n.startswith(B.DENOISE_PREFIX)]
     if isinstance(baselines, str):
         baselines = [b for b in baselines.split(",") if b.strip()]
     names = [str(b).strip() for b in baselines]
     for name in names:
-        if name not in ok:
+        B.check_baseline(name, pattern)
+        if name.startswith(B.DENOISE_PREFIX) and not noise_known:
             raise ValueError(
-                f"baseline {name!r} does not apply to {pattern.name}; choose from {', '.join(ok)}"
+                f"baseline {name!r} needs each sample's noise level, which captured pairs lack"
             )
     return list(dict.fromkeys(names))
 
@@ -247,12 +249,9 @@ def _load_sample(run: _Run, i: int) -> _Sample:
 def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarray]:
     """Every method's sRGB output of sample ``s`` (baselines first); a model's cost is measured
     on the first sample it sees."""
-    outputs = {
-        b: render_baseline(
-            b, s.raw, run.pattern, s.params, s.black, s.white, run.scale, run.white_balance
-        )
-        for b in run.baselines
-    }
+    noise = (float(s.item["shot_noise"]), float(s.item["read_noise"]))
+    args = (run.pattern, s.params, s.black, s.white, run.scale, run.white_balance)
+    outputs = {b: render_baseline(b, s.raw, *args, noise=noise) for b in run.baselines}
     for label, model in run.models.items():
         outputs[label] = np.asarray(model(s.raw, s.black, s.white))
         if label not in run.costs and callable(getattr(model, "cost", None)):
@@ -268,7 +267,7 @@ def _score(run: _Run, name: str, out: np.ndarray, s: _Sample) -> None:
     if name in run.baselines and name in REMOSAIC_BASELINES and run.has_clean:
         values.update(
             remosaic_scores(
-                s.raw, run.pattern, s.item["clean"], s.black, s.white, run.fmt.bits, values
+                s.raw, run.pattern, s.item["clean"], s.black, s.white, run.fmt.bits, values, name
             )
         )
     per_sample = run.methods[name]["per_sample"]

@@ -20,6 +20,7 @@ def render_baseline(
     white: float,
     scale: int = 1,
     white_balance: bool = True,
+    noise: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """(H, W) RAW codes -> (s*H, s*W, 3) display sRGB in [0, 1] with baseline ``name``.
 
@@ -34,8 +35,17 @@ def render_baseline(
     R / B site is multiplied by the sample's red / blue gain before the demosaic and the result
     divided by the gains after it, so ``process`` still receives camera RGB. Methods that use
     colour differences (Malvar, Menon) lose several dB on unbalanced camera RGB.
+
+    ``nlm+NAME`` denoises the normalised mosaic first (before any white balance, where its
+    noise variance is ``shot * x + read``) with ``noise`` = (shot, read), the true levels
+    (:func:`cfasim.eval.baselines.denoise_nlm`).
     """
     lin = normalize_raw(raw, black, white)
+    if name.startswith(B.DENOISE_PREFIX):
+        B.check_baseline(name, pattern)
+        if noise is None or not all(np.isfinite(noise)):
+            raise ValueError(f"{name} needs the sample's noise level, which this data lacks")
+        lin, name = B.denoise_nlm(lin, pattern, *noise), name.removeprefix(B.DENOISE_PREFIX)
     if params is None:  # a captured pair: no camera ISP to render with
         return upscale(render_without_isp(B.demosaic(name, lin, pattern)), scale)
     if white_balance:

@@ -18,7 +18,7 @@ from cfasim.cfa import CFAPattern
 from cfasim.eval import baselines as B
 from cfasim.eval import metrics as M
 
-REMOSAIC_BASELINES = ("remosaic_malvar",)
+REMOSAIC_BASELINES = tuple(B.REMOSAICS)
 """Baselines whose pipeline has a full-resolution Bayer remosaic (scored with KLD)."""
 
 
@@ -58,10 +58,11 @@ def remosaic_scores(
     white: float,
     bits: int,
     image: dict[str, float],
+    name: str = "remosaic_malvar",
 ) -> dict[str, float]:
     """``kld`` of the Bayer remosaic of ``raw`` against the clean Bayer mosaic in RAW codes
     (``2**bits`` levels), and ``m4_no_lpips`` from it and ``image``'s PSNR and SSIM."""
-    bayer_dn, bayer = B.remosaic(raw, pattern)
+    bayer_dn, bayer = B.REMOSAICS[name](np.asarray(raw, dtype=np.float64), pattern)
     ref = clean_bayer_dn(clean, bayer, black, white)
     kld = M.kld_bayer(bayer_dn, ref, 1 << int(bits))
     return {"kld": kld, "m4_no_lpips": M.m4_no_lpips(image["psnr"], image["ssim"], kld)}

@@ -81,7 +81,7 @@ def sk_ssim(a, b):
 
 def test_bayer_ranking_and_values(bayer_store, bayer_report):
     r = bayer_report
-    assert list(r.methods) == ["bilinear", "malvar", "menon", "tent"]
+    assert list(r.methods) == ["bilinear", "malvar", "menon", "tent", "nlm+menon"]
     assert r.pattern == "bayer:rggb" and r.split == "test" and r.samples == [0, 1, 2, 3]
     means = r.means()
     psnr = {m: means[m]["all"]["psnr"] for m in r.methods}
@@ -137,7 +137,8 @@ def test_white_balance_before_demosaic(bayer_store, bayer_report):
 
 def test_nona_remosaic_kld(nona_store, nona_report):
     r = nona_report
-    assert list(r.methods) == ["binning", "remosaic_malvar", "tent"]
+    assert list(r.methods) == ["binning", "remosaic_malvar", "remosaic_menon", "remosaic_ed_menon",
+                               "tent", "nlm+binning", "nlm+remosaic_ed_menon"]  # fmt: skip
     ps = r.methods["remosaic_malvar"]["per_sample"]
     assert set(r.methods["binning"]["per_sample"]) == {"psnr", "ssim", "ms_ssim", "ciede2000"}
     root = zarr.open_group(str(nona_store), mode="r")
@@ -196,7 +197,7 @@ def test_kld_skipped_without_clean(tmp_path, images):
     r = E.evaluate(store, baselines="remosaic_malvar", figure_crops=0)
     assert "kld" not in r.methods["remosaic_malvar"]["per_sample"]
     assert any("stores no clean signal" in n for n in r.notes)
-    with pytest.raises(ValueError, match="does not apply to quad"):
+    with pytest.raises(ValueError, match="does not apply to 'quad"):
         E.evaluate(store, baselines=["menon"])
     with pytest.raises(ValueError, match="no split"):
         E.evaluate(store, split="dev")
@@ -270,9 +271,9 @@ def test_figure_png_size(bayer_report, tmp_path):
     r = bayer_report
     path = r.figure(tmp_path / "fig.png")
     image = matplotlib.image.imread(path)
-    # crop 32 -> panels of 32 * ceil(160 / 32) = 160 px; cells 168 x 198; mosaic + 4 + target
-    assert r.figure_size() == (6 * 168, 2 * 198)
-    assert image.shape[:2] == (2 * 198, 6 * 168)
+    # crop 32 -> panels of 32 * ceil(160 / 32) = 160 px; cells 168 x 198; mosaic + 5 + target
+    assert r.figure_size() == (7 * 168, 2 * 198)
+    assert image.shape[:2] == (2 * 198, 7 * 168)
     assert len(r.crops) == 2 and r.crops[0]["score"] >= r.crops[1]["score"]
     crop = r.crops[0]
     assert set(crop["images"]) == set(r.methods) and crop["target"].shape == (32, 32, 3)
