@@ -32,6 +32,16 @@ CAMERA_XYZ2CAM = np.array(
     ]
 )
 """Real XYZ -> camera matrices (one per camera)."""
+CAMERA_NAMES = ("nexus6p", "sony-a7r", "olympus-em10", "sony-rx100iv")
+"""Names of the :data:`CAMERA_XYZ2CAM` matrices, in order (``cfasim generate --camera``)."""
+
+
+def camera_xyz2cam(name: str) -> np.ndarray:
+    """The XYZ -> camera matrix of the bank's camera ``name`` (:data:`CAMERA_NAMES`)."""
+    if name not in CAMERA_NAMES:
+        raise ValueError(f"unknown camera {name!r}; choose one of {', '.join(CAMERA_NAMES)}")
+    return CAMERA_XYZ2CAM[CAMERA_NAMES.index(name)].copy()
+
 
 # sRGB transfer (IEC 61966-2-1)
 _SRGB_A = 0.055

@@ -7,6 +7,7 @@ depend on the number of workers, threads or shards.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cfasim.cfa import CFAPattern, get_pattern
+from cfasim.isp import color
 from cfasim.isp.steps import UnprocessParams
 from cfasim.pipeline.source_kinds import Scan, SourceKind, source_kind
 from cfasim.sensor.profile import SensorProfile, load_profile
@@ -120,6 +122,8 @@ class _SampleDrawer:
         cfg = self.cfg
         s, rng = sample_rng(cfg.seed, index)
         params = UnprocessParams.sample(rng, cfg.transfer, cfg.tone)
+        if cfg.camera is not None:  # drawn all the same: the other draws do not move
+            params = dataclasses.replace(params, xyz2cam=color.camera_xyz2cam(cfg.camera))
         levels = self.noise.sample(rng) if self.sensor_levels is None else self.sensor_levels
         side = cfg.patch * cfg.scale
         y0 = x0 = 0

@@ -18,6 +18,7 @@ import numpy as np
 
 from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.errors import ConfigError
+from cfasim.isp.color import CAMERA_NAMES
 from cfasim.sensor.profile import load_profile
 from cfasim.sim.noise import NoiseModel
 from cfasim.sim.simulate import RawFormat
@@ -61,6 +62,7 @@ class GenerateConfig:
     optics: str = (
         ""  # optics/pixel effects spec (cfasim.sensor.optics.Optics.parse); needs a sensor
     )
+    camera: str | None = None  # one fixed camera of the bank (the "camera" task); None: Brooks
 
     def validated(self) -> GenerateConfig:
         """Check every field; return a copy with derived defaults filled in."""
@@ -77,6 +79,7 @@ class GenerateConfig:
         splits = DEFAULT_SPLITS if self.splits is None and not zurich else self.splits
         splits = None if splits is None else _checked_splits(splits)
         self._check_source(pattern, noise_spec, real_pairs)
+        self._check_camera()
         if not 0 <= self.seed < 1 << 63:
             raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
         shard = self.shard_samples or dataset.shard_samples_for(2 * self.patch * self.patch)
@@ -133,6 +136,27 @@ class GenerateConfig:
             _check_real_pairs(self, pattern, noise_spec)
         elif self.targets is not None:
             raise ConfigError("--targets is only used with --source-kind pairs")
+
+    def _check_camera(self) -> None:
+        if self.camera is None:
+            return
+        if self.camera not in CAMERA_NAMES:
+            raise ConfigError(
+                f"unknown camera {self.camera!r}; choose one of {', '.join(CAMERA_NAMES)}"
+            )
+        if self.source_kind != "images":
+            raise ConfigError(
+                f"--camera fixes the colour matrix of rendered images; --source-kind "
+                f"{self.source_kind} data has its own camera"
+            )
+
+    @property
+    def task(self) -> str:
+        """``"camera"`` (one fixed camera matrix, :attr:`camera`), ``"captured"`` (real pairs)
+        or ``"srgb"`` (a random camera per sample, Brooks et al.)."""
+        if self.source_kind in PAIR_KINDS:
+            return "captured"
+        return "srgb" if self.camera is None else "camera"
 
     def split_counts(self) -> dict[str, int]:
         """Samples per split: val and test rounded, train takes the rest."""
@@ -213,8 +237,12 @@ def _check_real_pairs(cfg: GenerateConfig, pattern: CFAPattern, noise: str) -> N
 
 
 def config_dict(cfg: GenerateConfig) -> dict:
-    """The config as stored in the dataset's attributes."""
-    return {**asdict(cfg), "splits": None if cfg.splits is None else list(cfg.splits)}
+    """The config as stored in the dataset's attributes (``camera`` only when set, so stores
+    without it keep the keys of earlier versions)."""
+    d = {**asdict(cfg), "splits": None if cfg.splits is None else list(cfg.splits)}
+    if d["camera"] is None:
+        del d["camera"]
+    return d
 
 
 PYTHON_ONLY = ("tone", "white_level")
@@ -339,6 +367,13 @@ _OPTIONS = [
         default=_default("optics"),
         help="Optics/pixel effects with --sensor, e.g. "
         "psf=1.2,shading=1500,crosstalk=0.02,blooming (docs/noise.md).",
+    ),
+    click.option(
+        "--camera",
+        type=click.Choice(list(CAMERA_NAMES)),
+        help="One fixed camera (its colour matrix from Brooks et al.'s bank) for every sample, "
+        "white balance still drawn per sample and stored: the PyNET setting ('camera' task). "
+        "Default: a random camera per sample.",
     ),
     click.option(
         "--clean/--no-clean",

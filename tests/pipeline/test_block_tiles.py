@@ -196,13 +196,15 @@ def test_cli_evaluate_tent_on_block5(block5_store, tmp_path):
 
 
 def test_evaluate_block_baselines_and_a_model_on_block5(block5_store, tmp_path):
-    """binning and remosaic_malvar apply to block 5 (with KLD from the clean signal); a model
-    trained on block 5 is evaluated on it too."""
+    """Every block baseline applies to block 5 (remosaics with KLD from the clean signal); a
+    model trained on block 5 is evaluated on it too."""
     pytest.importorskip("torch")
     from cfasim.eval.engine import evaluate
     from cfasim.train.predict import checkpoint_models
 
-    assert B.applicable(get_pattern("block5")) == ("binning", "remosaic_malvar", "tent")
+    block = ("binning", "remosaic_malvar", "remosaic_menon", "remosaic_ed_menon", "tent")
+    denoised = ("nlm+binning", "nlm+remosaic_ed_menon")
+    assert B.applicable(get_pattern("block5")) == (*block, *denoised)
     train_two_steps(block5_store, tmp_path / "tiny")
     report = evaluate(
         block5_store,
@@ -211,18 +213,19 @@ def test_evaluate_block_baselines_and_a_model_on_block5(block5_store, tmp_path):
         figure_crops=0,
         latency_repeats=1,
     )
-    assert list(report.methods) == ["binning", "remosaic_malvar", "tent", "tiny"]
+    assert list(report.methods) == [*block, *denoised, "tiny"]
     for method in report.methods.values():
         assert all(math.isfinite(v) and v > 5 for v in method["per_sample"]["psnr"])
-    kld = report.methods["remosaic_malvar"]["per_sample"]["kld"]
-    assert all(math.isfinite(v) and v >= 0 for v in kld)
+    for name in ("remosaic_malvar", "remosaic_menon", "remosaic_ed_menon"):
+        kld = report.methods[name]["per_sample"]["kld"]
+        assert all(math.isfinite(v) and v >= 0 for v in kld)
 
 
 def test_evaluate_tent_on_random_tile(random10_store):
     from cfasim.eval.engine import evaluate
 
     report = evaluate(random10_store, baselines="all", crop_size=20, figure_crops=0)
-    assert list(report.methods) == ["tent"]
+    assert list(report.methods) == ["tent", "nlm+tent"]
     assert all(math.isfinite(v) and v > 10 for v in report.methods["tent"]["per_sample"]["psnr"])
 
 

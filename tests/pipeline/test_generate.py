@@ -360,3 +360,30 @@ def test_scale_two_from_a_folder(tmp_path):
     g = zarr.open_group(str(out), mode="r")["train"]
     boxes = g["crop_box"][...]
     assert (boxes[:, 2:] == 96).all() and (boxes[:, :2] % 8 == 0).all()  # 2 x the 4x4 period
+
+
+def test_a_fixed_camera_keeps_its_matrix_and_draws_the_white_balance(tmp_path):
+    import cfasim
+
+    """--camera (the 'camera' task): every sample has the bank camera's matrix; the white
+    balance and the other draws are those of the random-camera build with the same seed."""
+    from cfasim.isp.color import CAMERA_NAMES, CAMERA_XYZ2CAM
+    from cfasim.store.generate_config import GenerateConfig
+    from cfasim.testing.fixtures import build_store, run_cli
+
+    fixed = cfasim.open_dataset(build_store(tmp_path / "f.zarr", count=6, patch=24,
+                                            camera="olympus-em10"))  # fmt: skip
+    free = cfasim.open_dataset(build_store(tmp_path / "r.zarr", count=6, patch=24))
+    want = CAMERA_XYZ2CAM[CAMERA_NAMES.index("olympus-em10")]
+    for i in range(len(fixed["train"])):
+        a, b = fixed["train"][i], free["train"][i]
+        np.testing.assert_array_equal(a["xyz2cam"], want)
+        np.testing.assert_array_equal(a["wb_gains"], b["wb_gains"])
+        assert a["shot_noise"] == b["shot_noise"] and not np.array_equal(a["raw"], b["raw"])
+    assert fixed.config["camera"] == "olympus-em10" and "camera" not in free.config
+    assert GenerateConfig(**fixed.config).task == "camera"
+    assert GenerateConfig(**free.config).task == "srgb"
+    bad = run_cli("generate", "--source-kind", "raw", "--source", tmp_path, "--camera",
+                  "nexus6p", "--out", tmp_path / "x.zarr")  # fmt: skip
+    assert bad.exit_code != 0 and "has its own camera" in bad.output
+    assert not (tmp_path / "x.zarr").exists()

@@ -56,7 +56,8 @@ def test_cli_evaluate_adds_the_vgg_distance_per_patch(zrr_root, tmp_path):
     result = run_cli("evaluate", store, "--baselines", "bilinear", "--crops", "0",
                      "--vgg-weights", tmp_path / "vgg19.pth", "--out", tmp_path / "ev")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "| method | PSNR (dB) | PSNR 95 % CI | SSIM | MS-SSIM | CIEDE2000 | VGG dist. |" in result.output
+    head = "| method | PSNR (dB) | PSNR 95 % CI | SSIM | MS-SSIM | CIEDE2000 | VGG dist. |"
+    assert head in result.output
     doc = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     per_patch = doc["methods"]["bilinear"]["per_sample"]["vgg"]
     assert len(per_patch) == 2 and all(v > 0 for v in per_patch)
