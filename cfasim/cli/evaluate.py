@@ -46,6 +46,14 @@ from cfasim.errors import DatasetError
     help="Baselines demosaic the white-balanced mosaic (as raw converters do), then unbalance.",
 )
 @click.option(
+    "--task",
+    type=click.Choice(["srgb", "linear"]),
+    default="srgb",
+    show_default=True,
+    help="srgb: display targets (baselines use the true ISP); linear: white-balanced linear "
+    "camera RGB of the stored clean signal (datasets built with --clean).",
+)
+@click.option(
     "--vgg-weights",
     type=click.Path(path_type=Path),
     help="VGG-19 weights (a local torchvision-style .pth): adds the VGG distance of the public "
@@ -62,6 +70,7 @@ def evaluate(
     crops,
     crop_size,
     white_balance,
+    task,
     vgg_weights,
 ):
     """Score classical baselines and trained models on a dataset: PSNR, SSIM, MS-SSIM,
@@ -88,6 +97,7 @@ def evaluate(
             crop_size=crop_size,
             figure_crops=crops,
             white_balance=white_balance,
+            task=task,
             metrics=metrics,
             log=lambda m: click.echo(m, err=True),
         )

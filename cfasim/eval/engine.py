@@ -48,6 +48,7 @@ from cfasim.eval.noise import noise_level
 from cfasim.eval.rendering import render_baseline
 from cfasim.eval.report import EvaluationReport
 from cfasim.eval.scoring import REMOSAIC_BASELINES, image_scores, remosaic_scores, target_region
+from cfasim.isp.render import TASKS, balanced_linear
 from cfasim.store.schema import has_isp_params
 
 
@@ -64,6 +65,7 @@ class _Run:
     baselines: list[str]
     models: dict[str, Model]
     white_balance: bool
+    task: str = "srgb"  # cfasim.isp.render.TASKS
     isp_known: bool = True  # False for captured pairs: no ISP parameters, no noise levels
     metrics: dict[str, Callable] = field(default_factory=dict)  # extra metrics, e.g. "vgg"
     methods: dict[str, dict] = field(default_factory=dict)
@@ -93,6 +95,7 @@ class _Sample:
     black: float
     white: float
     target: np.ndarray  # float64 in [0, 1]
+    linear: np.ndarray | None = None  # the linear task's target, computed when first needed
 
 
 def evaluate(
@@ -107,6 +110,7 @@ def evaluate(
     figure_crops: int = 3,
     latency_repeats: int = 3,
     white_balance: bool = True,
+    task: str = "srgb",
     metrics: Mapping[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> EvaluationReport:
@@ -142,6 +146,12 @@ def evaluate(
     white_balance
         Baselines demosaic a white-balanced mosaic (see
         :func:`cfasim.eval.rendering.render_baseline`); False: the camera-RGB mosaic as stored.
+    task
+        ``"srgb"``: score display sRGB against the stored target (baselines rendered with the
+        sample's true ISP); ``"linear"``: score white-balanced linear camera RGB against
+        :func:`cfasim.isp.render.balanced_linear` of the stored noise-free ``clean`` signal
+        (baselines: demosaic, then the true gains; no colour matrix or transfer; no CIEDE2000).
+        Models must have been trained for the same task.
     metrics
         More per-sample metrics, name -> ``f(output, target)`` on (H, W, 3) sRGB in [0, 1],
         scored for every method, e.g. ``{"vgg": vgg_distance(path)}``
@@ -156,6 +166,7 @@ def evaluate(
     run = _prepare(
         dataset_path, split, baselines, models, limit, noise_bins, crop_size, white_balance
     )
+    _set_task(run, task)
     run.metrics = dict(metrics or {})
     for i in range(run.count):
         sample = _load_sample(run, i)
@@ -209,6 +220,22 @@ def _prepare(dataset_path, split, baselines, models, limit, noise_bins, crop_siz
     return run
 
 
+def _set_task(run: _Run, task: str) -> None:
+    """Check that ``task`` can be scored on the run's data and by its models."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task == "linear" and not (run.has_clean and run.isp_known and run.scale == 1):
+        raise ValueError(
+            f"the linear task scores against the stored noise-free signal: {run.dataset} needs "
+            "--clean, stored white balance and scale 1"
+        )
+    for label, model in run.models.items():
+        trained = getattr(model, "task", "srgb")
+        if trained != task:
+            raise ValueError(f"{label} was trained for the {trained} task, not {task}")
+    run.task = task
+
+
 def _baseline_names(baselines, pattern: CFAPattern, noise_known: bool = True) -> list[str]:
     """The chosen baselines (see :func:`evaluate`), each checked to apply to ``pattern``;
     denoised ones (``nlm+``) need stored noise levels (captured pairs have none)."""
@@ -251,7 +278,9 @@ def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarra
     on the first sample it sees."""
     noise = (float(s.item["shot_noise"]), float(s.item["read_noise"]))
     args = (run.pattern, s.params, s.black, s.white, run.scale, run.white_balance)
-    outputs = {b: render_baseline(b, s.raw, *args, noise=noise) for b in run.baselines}
+    outputs = {
+        b: render_baseline(b, s.raw, *args, noise=noise, task=run.task) for b in run.baselines
+    }
     for label, model in run.models.items():
         outputs[label] = np.asarray(model(s.raw, s.black, s.white))
         if label not in run.costs and callable(getattr(model, "cost", None)):
@@ -261,8 +290,8 @@ def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarra
 
 def _score(run: _Run, name: str, out: np.ndarray, s: _Sample) -> None:
     """Append method ``name``'s scores of sample ``s`` to its per-sample lists."""
-    target = target_region(name, out, s.target)
-    values = image_scores(out, target)
+    target = target_region(name, out, _target(run, s))
+    values = image_scores(out, target, colour=run.task == "srgb")
     values.update({k: f(out, target) for k, f in run.metrics.items()})
     if name in run.baselines and name in REMOSAIC_BASELINES and run.has_clean:
         values.update(
@@ -273,6 +302,16 @@ def _score(run: _Run, name: str, out: np.ndarray, s: _Sample) -> None:
     per_sample = run.methods[name]["per_sample"]
     for k, v in values.items():
         per_sample.setdefault(k, []).append(float(v))
+
+
+def _target(run: _Run, s: _Sample) -> np.ndarray:
+    """The sample's target for the run's task (cached on the sample)."""
+    if run.task == "srgb":
+        return s.target
+    if getattr(s, "linear", None) is None:
+        p = s.params
+        s.linear = balanced_linear(s.item["clean"], (p.red_gain, 1.0, p.blue_gain), p.digital_gain)
+    return s.linear
 
 
 def _keep_crop(run: _Run, s: _Sample, outputs: dict, crop_size: int, keep: int) -> list[dict]:
@@ -338,6 +377,7 @@ def _report(run: _Run, limit, noise_bins: int, crop_size: int) -> EvaluationRepo
             "noise_bins": int(noise_bins),
             "crop_size": int(crop_size),
             "white_balance": run.white_balance,
+            "task": run.task,
         },
         crops=run.crops,
     )

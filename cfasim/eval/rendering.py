@@ -7,7 +7,7 @@ import numpy as np
 
 from cfasim.cfa import CFAPattern
 from cfasim.eval import baselines as B
-from cfasim.isp.render import normalize_raw, upscale
+from cfasim.isp.render import balanced_linear, normalize_raw, upscale
 from cfasim.isp.steps import UnprocessParams, process
 
 
@@ -21,6 +21,7 @@ def render_baseline(
     scale: int = 1,
     white_balance: bool = True,
     noise: tuple[float, float] | None = None,
+    task: str = "srgb",
 ) -> np.ndarray:
     """(H, W) RAW codes -> (s*H, s*W, 3) display sRGB in [0, 1] with baseline ``name``.
 
@@ -39,6 +40,9 @@ def render_baseline(
     ``nlm+NAME`` denoises the normalised mosaic first (before any white balance, where its
     noise variance is ``shot * x + read``) with ``noise`` = (shot, read), the true levels
     (:func:`cfasim.eval.baselines.denoise_nlm`).
+
+    ``task="linear"``: the output is the white-balanced linear camera RGB
+    (:func:`cfasim.isp.render.balanced_linear` with the true gains) instead of sRGB.
     """
     lin = normalize_raw(raw, black, white)
     if name.startswith(B.DENOISE_PREFIX):
@@ -55,6 +59,9 @@ def render_baseline(
         cam = B.demosaic(name, lin * site, pattern) / gains
     else:
         cam = B.demosaic(name, lin, pattern)
+    if task == "linear":
+        gains = (params.red_gain, 1.0, params.blue_gain)
+        return upscale(balanced_linear(cam, gains, params.digital_gain), scale)
     return upscale(process(cam, params), scale)
 
 

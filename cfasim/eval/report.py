@@ -17,6 +17,7 @@ import numpy as np
 
 from cfasim.eval.noise import NOISE_REFERENCE_LEVEL
 from cfasim.eval.statistics import RESAMPLES, SEED, mean_ci, paired_difference
+from cfasim.isp.color import srgb_encode
 
 SCHEMA = "cfasim.evaluation/1"
 """Value of the ``schema`` key of :meth:`EvaluationReport.to_json`."""
@@ -127,11 +128,11 @@ class EvaluationReport:
         }
 
     def intervals(self) -> dict[str, dict[str, dict[str, list[float]]]]:
-        """``{method: {group: {metric: [low, high]}}}``: bootstrap 95 % intervals of the means
-        (:func:`cfasim.eval.statistics.mean_ci`; NaN for groups of one sample)."""
+        """``{method: {group: {metric: [low, high] or None}}}``: bootstrap 95 % intervals of the
+        means (:func:`cfasim.eval.statistics.mean_ci`; None for groups too small)."""
         return {
             name: {
-                g: {k: list(mean_ci([v[i] for i in idx])) for k, v in m["per_sample"].items()}
+                g: {k: _interval([v[i] for i in idx]) for k, v in m["per_sample"].items()}
                 for g, idx in self.groups().items()
             }
             for name, m in self.methods.items()
@@ -284,7 +285,13 @@ class EvaluationReport:
         ]
         if "white_balance" in self.options:
             how = "white-balanced" if self.options["white_balance"] else "camera-RGB (unbalanced)"
-            lines += [f"Baselines demosaic the {how} mosaic, then cfasim's reference ISP.", ""]
+            then = (
+                "then the true white balance: the linear task, scored against the white-balanced "
+                "noise-free signal in linear camera RGB"
+                if self.options.get("task") == "linear"
+                else "then cfasim's reference ISP"
+            )
+            lines += [f"Baselines demosaic the {how} mosaic, {then}.", ""]
         means, intervals, comparisons = self.means(), self.intervals(), self.comparisons()
         for key, title in self._markdown_groups():
             lines += [f"## {title}", "", *self._means_table(means, intervals, key), ""]
@@ -327,8 +334,8 @@ class EvaluationReport:
         for name in self.methods:
             row = means[name][key]
             cells = [METRIC_FORMATS[k].format(row[k]) if k in row else "-" for k in metrics]
-            lo, hi = intervals[name][key].get("psnr", (math.nan, math.nan))
-            cells.insert(1, "-" if math.isnan(lo) else f"{lo:.2f} .. {hi:.2f}")
+            ci = intervals[name][key].get("psnr")
+            cells.insert(1, "-" if ci is None else f"{ci[0]:.2f} .. {ci[1]:.2f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         if best is not None:
             lines += ["", f"Best classical pipeline (mean PSNR): **{best}**."]
@@ -345,8 +352,7 @@ class EvaluationReport:
             "|---|---|---|---|",
         ]
         for name, d in comparison["vs_best"].items():
-            lo, hi = d["ci"]
-            ci = "-" if math.isnan(lo) else f"{lo:+.2f} .. {hi:+.2f}"
+            ci = "-" if d["ci"] is None else f"{d['ci'][0]:+.2f} .. {d['ci'][1]:+.2f}"
             lines.append(f"| {name} | {d['mean']:+.2f} | {ci} | {d['verdict']} |")
         return lines
 
@@ -405,8 +411,11 @@ class EvaluationReport:
             dpi=FIGURE_DPI,
             facecolor="white",
         )
+        linear = self.options.get("task") == "linear"
         for r, crop in enumerate(self.crops):
             for c, (label, img) in enumerate(_crop_panels(crop)):
+                if linear and c > 0:  # linear RGB, sRGB-encoded for display only
+                    img = srgb_encode(np.clip(img, 0, 1))
                 self._draw_panel(fig, r, c, label, img)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -432,6 +441,11 @@ class EvaluationReport:
             fontsize=7,
             linespacing=1.1,
         )
+
+
+def _interval(values) -> list[float] | None:
+    lo, hi = mean_ci(values)
+    return None if math.isnan(lo) else [lo, hi]
 
 
 def _crop_panels(crop: dict) -> list[tuple[str, np.ndarray]]:

@@ -40,14 +40,17 @@ def target_region(name: str, out: np.ndarray, target: np.ndarray) -> np.ndarray:
     return target[:h, :w]
 
 
-def image_scores(out: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """``psnr``, ``ssim``, ``ms_ssim`` and ``ciede2000`` of ``out`` against ``target``."""
-    return {
+def image_scores(out: np.ndarray, target: np.ndarray, colour: bool = True) -> dict[str, float]:
+    """``psnr``, ``ssim``, ``ms_ssim`` and (``colour``: sRGB images) ``ciede2000`` of ``out``
+    against ``target``."""
+    scores = {
         "psnr": M.psnr(out, target),
         "ssim": M.ssim(out, target),
         "ms_ssim": M.ms_ssim(out, target),
-        "ciede2000": M.ciede2000(out, target),
     }
+    if colour:
+        scores["ciede2000"] = M.ciede2000(out, target)
+    return scores
 
 
 def remosaic_scores(

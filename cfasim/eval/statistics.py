@@ -23,6 +23,9 @@ SEED = 0
 """Seed of the resampling generator (fixed: the same report gives the same intervals)."""
 LEVEL = 0.95
 """Coverage of the intervals."""
+MIN_SAMPLES = 8
+"""Fewest samples an interval is given for: the percentile bootstrap of a handful of values
+covers far less than its nominal 95 % (a noise bin of 2 samples gets no interval)."""
 
 
 def bootstrap_means(values: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED):
@@ -37,9 +40,9 @@ def mean_ci(
     values: Sequence[float], level: float = LEVEL, resamples: int = RESAMPLES, seed: int = SEED
 ) -> tuple[float, float]:
     """Percentile-bootstrap ``level`` interval of the mean of ``values``; (nan, nan) for fewer
-    than 2 finite values (an interval needs a spread)."""
+    than :data:`MIN_SAMPLES` values or non-finite ones (e.g. an infinite PSNR)."""
     v = np.asarray(values, dtype=np.float64)
-    if len(v) < 2 or not np.all(np.isfinite(v)):
+    if len(v) < MIN_SAMPLES or not np.all(np.isfinite(v)):
         return float("nan"), float("nan")
     means = bootstrap_means(v, resamples, seed)
     tail = 100 * (1 - level) / 2
@@ -52,11 +55,14 @@ def paired_difference(
 ) -> dict[str, float | int | list[float] | str]:
     """``{"mean", "ci", "n", "verdict"}`` of the per-sample differences ``a - b``; ``verdict``
     is ``"higher"`` / ``"lower"`` when the interval excludes 0 (on that side), else
-    ``"not resolved"``."""
+    ``"not resolved"``, or ``"too few samples"`` with ``ci`` None."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"paired samples differ in number: {a.shape} vs {b.shape}")
     d = a - b
     lo, hi = mean_ci(d, level, **kw)
     verdict = "higher" if lo > 0 else "lower" if hi < 0 else "not resolved"
-    return {"mean": float(np.mean(d)), "ci": [lo, hi], "n": len(d), "verdict": verdict}
+    ci = [lo, hi]
+    if np.isnan(lo):
+        verdict, ci = "too few samples", None
+    return {"mean": float(np.mean(d)), "ci": ci, "n": len(d), "verdict": verdict}

@@ -27,6 +27,32 @@ def render_reference(
     return upscale(process(demosaic_tent(normalize_raw(raw, black, white), pattern), params), scale)
 
 
+TASKS = ("srgb", "linear")
+"""What a model is trained and scored to output: ``srgb``, the stored display target (a random
+camera per sample, or one fixed camera for a ``--camera`` dataset: the 'camera' task), or
+``linear``, :func:`balanced_linear` of the stored noise-free signal."""
+
+
+def balanced_linear(cam: np.ndarray, wb_gains, digital_gain: float) -> np.ndarray:
+    """Linear camera RGB -> white-balanced linear camera RGB in [0, 1]: each channel times its
+    white-balance gain (``wb_gains`` = red, green (1), blue) and the digital gain, clipped: the
+    forward ISP before its colour matrix and transfer curve. The target of the ``linear`` task
+    (demosaicing / denoising / remosaicing scored against the noise-free signal)."""
+    gains = np.asarray(wb_gains, dtype=np.float64) * float(digital_gain)
+    return np.clip(np.asarray(cam, dtype=np.float64) * gains, 0.0, 1.0)
+
+
+def render_reference_linear(
+    raw: np.ndarray, pattern: CFAPattern, wb_gains, digital_gain: float, black: float,
+    white: float,
+) -> np.ndarray:  # fmt: skip
+    """(H, W) RAW codes -> the ``linear`` task's classical answer: tent demosaic, then
+    :func:`balanced_linear`."""
+    return balanced_linear(
+        demosaic_tent(normalize_raw(raw, black, white), pattern), wb_gains, digital_gain
+    )
+
+
 def normalize_raw(raw: np.ndarray, black: float, white: float) -> np.ndarray:
     """RAW codes -> linear values ``(raw - black) / (white - black)`` clipped to [0, 1]."""
     lin = (np.asarray(raw, dtype=np.float64) - black) / (float(white) - float(black))

@@ -80,6 +80,7 @@ class DataSection:
     augment: bool = True
     val_crop: int | None = at_least(1, None)
     val_samples: int | None = at_least(1, None)
+    task: Literal["srgb", "linear"] = "srgb"  # cfasim.isp.render.TASKS: the target to learn
 
 
 @dataclass

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cfasim.cfa import CFAPattern
 from cfasim.errors import DatasetError
+from cfasim.isp.render import TASKS, balanced_linear
 from cfasim.store.status import open_store
 
 
@@ -137,6 +138,11 @@ class CFADataset(Dataset):
         Also return the clean linear camera RGB (the store must have been built with ``--clean``).
     seed
         Seed of the crop/augmentation generator, drawn per item from ``(seed, epoch, index)``.
+    task
+        ``"srgb"``: the target is the stored sRGB image; ``"linear"``: the white-balanced
+        linear camera RGB of the stored noise-free ``clean`` signal
+        (:func:`cfasim.isp.render.balanced_linear` with the sample's stored gains; needs
+        ``--clean`` and scale 1).
     storage_options
         Passed to :func:`~cfasim.store.status.open_store` for remote stores (fsspec).
 
@@ -167,7 +173,11 @@ class CFADataset(Dataset):
         with_clean: bool = False,
         seed: int = 0,
         storage_options: dict | None = None,
+        task: str = "srgb",
     ):
+        if task not in TASKS:
+            raise DatasetError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+        self.task = task
         self.path = os.fspath(path)
         self.split = split
         self.crop = None if crop is None else int(crop)
@@ -206,10 +216,13 @@ class CFADataset(Dataset):
             self.has_clean = False
             self._choices: list[tuple[Dihedral, list[tuple[int, int]]]] = []
             return
-        need = ["raw", "target"] + (["clean"] if self.with_clean else [])
+        need = ["raw", "target"] + (["clean"] if self.with_clean or self.task == "linear" else [])
         missing = [n for n in need if n not in names]
         if missing:
             hint = " (generate with --clean)" if "clean" in missing else ""
+            hint += (
+                "; the linear task's target is the clean signal" if self.task == "linear" else ""
+            )
             raise DatasetError(
                 f"{self.path} split {self.split!r} has no array "
                 f"{', '.join(map(repr, missing))}{hint}"
@@ -224,7 +237,21 @@ class CFADataset(Dataset):
                 f"{self.path} split {self.split!r}: target shape {tshape} does not match raw "
                 f"{tuple(raw.shape)} at scale {self.scale}"
             )
+        if self.task == "linear":
+            self._check_linear(group)
         self._choices = self._crop_choices()
+
+    def _check_linear(self, group: zarr.Group) -> None:
+        """The linear task needs scale 1 and the stored gains; reads them."""
+        if self.scale != 1:
+            raise DatasetError(
+                f"{self.path}: the linear task's target is the clean signal at RAW resolution; "
+                f"split {self.split!r} has scale {self.scale}"
+            )
+        gains = np.asarray(group["wb_gains"][:], dtype=np.float64)
+        if not np.all(np.isfinite(gains)):
+            raise DatasetError(f"{self.path}: no white balance stored (captured pairs?)")
+        self._gains = gains * np.asarray(group["digital_gain"][:], dtype=np.float64)[:, None]
 
     def _crop_choices(self) -> list[tuple[Dihedral, list[tuple[int, int]]]]:
         """Usable (transform, origin residues) pairs for this crop size and image size."""
@@ -330,7 +357,7 @@ class CFADataset(Dataset):
             def checked(name):  # damaged, truncated or missing shards fail loudly, named
                 return CheckedArray(g[name], self.path, f"{self.split}/{name}", fs)
 
-            clean = checked("clean") if self.with_clean else None
+            clean = checked("clean") if self.with_clean or self.task == "linear" else None
             self._handles = (pid, checked("raw"), checked("target"), clean)
         return self._handles[1:]
 
@@ -342,13 +369,14 @@ class CFADataset(Dataset):
         ch, cw = (self.height, self.width) if self.crop is None else (self.crop, self.crop)
         s = self.scale
         raw = raw_arr[index, y0 : y0 + ch, x0 : x0 + cw]
-        target = target_arr[index, s * y0 : s * (y0 + ch), s * x0 : s * (x0 + cw)]
-        item = {
-            "raw": torch.from_numpy(np.ascontiguousarray(t.apply(raw))),
-            "target": _chw(t.apply(target), 1 / 255),
-        }
-        if clean_arr is not None:
-            clean = clean_arr[index, y0 : y0 + ch, x0 : x0 + cw]
+        item = {"raw": torch.from_numpy(np.ascontiguousarray(t.apply(raw)))}
+        clean = None if clean_arr is None else clean_arr[index, y0 : y0 + ch, x0 : x0 + cw]
+        if self.task == "linear":
+            item["target"] = _chw(t.apply(balanced_linear(clean, self._gains[index], 1.0)), 1.0)
+        else:
+            target = target_arr[index, s * y0 : s * (y0 + ch), s * x0 : s * (x0 + cw)]
+            item["target"] = _chw(t.apply(target), 1 / 255)
+        if self.with_clean:
             item["clean"] = _chw(t.apply(clean), 1.0)
         item["index"] = index
         return item

@@ -64,6 +64,7 @@ class CheckpointModel:
         self.model, self.adapter = model_from_checkpoint(ckpt, path)
         self.pattern = self.adapter.pattern
         self.architecture = ckpt["model_spec"]["name"]
+        self.task = ckpt.get("config", {}).get("data", {}).get("task", "srgb")  # what it outputs
         self.multiple = self.adapter.required_multiple(getattr(self.model, "input_multiple", 1))
 
     def __repr__(self) -> str:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from cfasim.data.reader import open_dataset
 from cfasim.errors import CheckpointError, ConfigError
 from cfasim.eval.metrics import psnr as psnr_np
-from cfasim.isp.render import render_reference
+from cfasim.isp.render import render_reference, render_reference_linear
 from cfasim.store.schema import has_isp_params
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d, convention_settings
 from cfasim.train.checkpoint import (
@@ -246,6 +246,7 @@ class Trainer:
             augment=data.augment,
             with_clean=clean,
             seed=self.config.train.seed,
+            task=data.task,
         )
         self.val_set = CFADataset(
             data.dataset,
@@ -253,6 +254,7 @@ class Trainer:
             crop=data.val_crop,
             augment=False,
             with_clean=self.model_input == "clean",
+            task=data.task,
         )
 
     def _set_up_model(self) -> None:
@@ -612,13 +614,14 @@ class Trainer:
         values = []
         for i in indices:
             item = self.val_set[i]
-            ref = render_reference(
-                item["raw"].numpy(),
-                self.adapter.pattern,
-                split.params(i),
-                *self.adapter.normalize,
-                scale=self.val_set.scale,
-            )
+            raw, pattern = item["raw"].numpy(), self.adapter.pattern
+            levels = (self.val_set.black, self.val_set.white)  # the store's RAW levels
+            if self.config.data.task == "linear":
+                p = split.params(i)
+                gains = (p.red_gain, 1.0, p.blue_gain)
+                ref = render_reference_linear(raw, pattern, gains, p.digital_gain, *levels)
+            else:
+                ref = render_reference(raw, pattern, split.params(i), *levels, self.val_set.scale)
             tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)
             values.append(min(psnr_np(ref, tgt), 120.0))  # capped: identical images are inf
         return float(np.mean(values))

@@ -56,7 +56,8 @@ def test_paired_difference_against_a_direct_bootstrap(shift, verdict):
 
 
 def test_one_sample_has_no_interval_and_mismatched_pairs_are_refused():
-    assert all(math.isnan(v) for v in mean_ci([1.0]))
+    assert all(math.isnan(v) for v in mean_ci([1.0] * 7))
+    assert paired_difference([1.0, 2.0], [0.0, 0.0])["verdict"] == "too few samples"
     with pytest.raises(ValueError, match="differ in number"):
         paired_difference([1.0, 2.0], [1.0])
 

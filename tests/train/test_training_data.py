@@ -12,11 +12,13 @@ torch = pytest.importorskip("torch")
 zarr = pytest.importorskip("zarr")
 
 from cfasim.cfa import CFAPattern, get_pattern  # noqa: E402
+from cfasim.errors import DatasetError  # noqa: E402
 from cfasim.pipeline import GenerateConfig, build, plan  # noqa: E402
 from cfasim.store import schema as cfads  # noqa: E402
 from cfasim.store.status import consolidate, set_status  # noqa: E402
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d  # noqa: E402
 from cfasim.train.data import (  # noqa: E402
+    _BY_NAME,
     DIHEDRAL,
     CFADataset,
     ShardAwareSampler,
@@ -221,6 +223,26 @@ def test_dataset_reads_metadata_and_items(stores):
     assert torch.equal(ds[-1]["raw"], ds[9]["raw"])
     with pytest.raises(IndexError):
         ds[10]
+
+
+def test_the_linear_task_targets_the_balanced_clean_signal(stores, tmp_path):
+    """task="linear": the target is clean x white balance x digital gain, clipped, following
+    the same crop and transform as the RAW; a store without clean is refused."""
+    ds = CFADataset(stores["bayer"], crop=24, augment=True, seed=5, task="linear")
+    g = zarr.open_group(str(stores["bayer"]), mode="r")["train"]
+    for i in (0, 3, 9):
+        item = ds[i]
+        y0, x0, name = ds.crop_params(i)
+        clean = g["clean"][i, y0 : y0 + 24, x0 : x0 + 24].astype(np.float64)
+        gains = g["wb_gains"][i] * g["digital_gain"][i]
+        want = _BY_NAME[name].apply(np.clip(clean * gains, 0, 1)).transpose(2, 0, 1)
+        np.testing.assert_allclose(item["target"].numpy(), want, rtol=1e-6, atol=1e-7)
+        assert "clean" not in item
+    no_clean = generate(tmp_path / "plain.zarr", pattern="bayer", clean=False, count=4)
+    with pytest.raises(DatasetError, match="the linear task's target is the clean signal"):
+        CFADataset(no_clean, task="linear")
+    with pytest.raises(DatasetError, match="unknown task"):
+        CFADataset(stores["bayer"], task="xyz")
 
 
 def test_dataset_refuses_bad_stores(stores, tmp_path):

@@ -1,0 +1,85 @@
+"""The linear task: white-balanced linear camera RGB of the stored noise-free signal as the
+target, for evaluate (and, with torch, for training); the camera task's baselines."""
+
+import numpy as np
+import pytest
+
+from cfasim.data.reader import open_dataset
+from cfasim.eval import engine as E
+from cfasim.eval.metrics import psnr
+from cfasim.isp.demosaic import demosaic_tent
+from cfasim.isp.render import balanced_linear, normalize_raw
+from cfasim.isp.steps import process
+from cfasim.testing.fixtures import build_store, run_cli
+
+
+@pytest.fixture(scope="module")
+def clean_store(tmp_path_factory):
+    out = tmp_path_factory.mktemp("task") / "nona.zarr"
+    return build_store(out, pattern="nona", count=10, patch=36, clean=True, splits=(0.2, 0, 0.8))
+
+
+def test_the_linear_target_is_the_balanced_clean_signal(clean_store):
+    """process(clean) renders the stored target, so clean x gains x digital gain is the same
+    image before its colour matrix and transfer curve."""
+    split = open_dataset(clean_store)["test"]
+    item, p = split[0], split.params(0)
+    clean = np.asarray(item["clean"], dtype=np.float64)
+    np.testing.assert_allclose(process(clean, p), item["target"] / 255, atol=2.5e-3)
+    lin = balanced_linear(clean, item["wb_gains"], item["digital_gain"])
+    manual = clean * np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
+    np.testing.assert_allclose(lin, np.clip(manual, 0, 1), rtol=1e-12)
+
+
+def test_evaluate_linear_scores_baselines_against_the_linear_target(clean_store):
+    report = E.evaluate(clean_store, baselines="tent", task="linear", figure_crops=0)
+    ds = open_dataset(clean_store)
+    split, pattern = ds["test"], ds.pattern
+    direct = []
+    for i in range(len(split)):
+        item, p = split[i], split.params(i)
+        gains = (p.red_gain, 1.0, p.blue_gain)
+        target = balanced_linear(item["clean"], gains, p.digital_gain)
+        lin = normalize_raw(item["raw"], item["black_level"], item["white_level"])
+        site = np.array(gains)[np.minimum(pattern.color_index(*lin.shape), 2)]
+        cam = demosaic_tent(lin * site, pattern) / np.array(gains)
+        direct.append(psnr(balanced_linear(cam, gains, p.digital_gain), target))
+    np.testing.assert_allclose(report.methods["tent"]["per_sample"]["psnr"], direct, rtol=1e-9)
+    assert "ciede2000" not in report.methods["tent"]["per_sample"]  # not an sRGB image
+    assert report.options["task"] == "linear"
+    assert "the linear task" in report.to_markdown()
+
+
+def test_the_linear_task_needs_the_clean_signal(tmp_path):
+    store = build_store(tmp_path / "n.zarr", pattern="bayer", count=4, patch=24,
+                        splits=(0.5, 0, 0.5))  # fmt: skip
+    result = run_cli("evaluate", store, "--task", "linear", "--out", tmp_path / "ev")
+    assert result.exit_code != 0 and "needs --clean" in result.output
+    with pytest.raises(ValueError, match="unknown task"):
+        E.evaluate(store, task="raw")
+
+
+def test_a_model_for_another_task_is_refused(clean_store):
+    class SrgbModel:
+        label, task = "m", "srgb"
+
+        def __call__(self, raw, black, white):
+            return np.zeros((*raw.shape, 3))
+
+    with pytest.raises(ValueError, match="trained for the srgb task, not linear"):
+        E.evaluate(clean_store, baselines=[], models=[SrgbModel()], task="linear")
+
+
+def test_a_model_trained_for_the_linear_task_is_scored_on_it(clean_store, tmp_path):
+    pytest.importorskip("torch")
+    train = run_cli("train", "--dataset", clean_store, "--steps", "2", "--out", tmp_path / "t",
+                    "--set", 'data.task="linear"', "--set", 'data.val_split="test"',
+                    "--set", "data.batch_size=2", "--set", "model.args={ widths = [4, 8] }",
+                    "--set", "data.crop=24", "--set", "data.val_crop=24")  # fmt: skip
+    assert train.exit_code == 0, train.output
+    ok = run_cli("evaluate", clean_store, "--task", "linear", "--baselines", "tent",
+                 "--checkpoint", tmp_path / "t" / "model.pt", "--out", tmp_path / "ev")  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    bad = run_cli("evaluate", clean_store, "--checkpoint", tmp_path / "t" / "model.pt",
+                  "--out", tmp_path / "ev2")  # fmt: skip
+    assert bad.exit_code != 0 and "trained for the linear task, not srgb" in bad.output
