@@ -28,6 +28,11 @@ from cfasim.cli.group import main, require_torch
 @click.option("--out", help="Run folder (overrides train.out).")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (train.steps).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed (train.seed).")
+@click.option(
+    "--seeds",
+    help="Comma-separated seeds: one run per seed in OUT/seed-S and their spread in "
+    "OUT/seeds.json (mean, sd, range, t-interval).",
+)
 @click.option("--device", help="auto | cpu | cuda (train.device).")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision (bf16 on CPU, fp16 on GPU).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly.")
@@ -53,6 +58,7 @@ def train(
     out,
     steps,
     seed,
+    seeds,
     device,
     amp,
     resume,
@@ -89,9 +95,28 @@ def train(
 
     try:
         config = load_train_config(config_path, overrides, **flags)
-        run_training(config, resume=resume, log=click.echo)
+        if seeds is not None:
+            from cfasim.train.seeds import run_seeds
+
+            if seed is not None:
+                raise click.UsageError("give --seed or --seeds, not both")
+            run_seeds(config, _seed_list(seeds), resume=resume, log=click.echo)
+        else:
+            run_training(config, resume=resume, log=click.echo)
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: expected comma-separated integers", param_hint="--seeds"
+        ) from None
+    if not seeds or min(seeds) < 0:
+        raise click.BadParameter(f"{text!r}: expected seeds >= 0", param_hint="--seeds")
+    return seeds
 
 
 @main.command("process-raw")

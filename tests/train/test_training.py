@@ -429,3 +429,36 @@ def test_training_on_scale_two_targets(tmp_path):
     assert tr.predict({k: v[None] for k, v in item.items() if k != "index"}).shape == (1, 3, 96, 96)
     with pytest.raises(ValueError, match="targets are 48x48"):
         Trainer(config(out, tmp_path / "bad"), log=lambda *a: None)  # output_scale 2: too small
+
+
+def test_seeds_train_one_run_each_and_report_the_spread(tmp_path):
+    """--seeds: OUT/seed-S per seed, identical to a --seed S run; OUT/seeds.json has the
+    per-seed values and their mean, sample sd and t-interval; --resume skips finished seeds."""
+    from scipy import stats
+
+    from cfasim.testing.fixtures import build_store, run_cli
+
+    store = build_store(tmp_path / "b.zarr", pattern="bayer", count=12, patch=24)
+    common = ["train", "--dataset", store, "--steps", "3", "--set", "data.batch_size=2",
+              "--set", "model.args={ widths = [4, 8] }", "--set", "data.crop=16",
+              "--set", "train.val_every=3", "--set", "train.threads=1"]  # fmt: skip
+    result = run_cli(*common, "--seeds", "0,2", "--out", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    single = run_cli(*common, "--seed", "2", "--out", tmp_path / "one")
+    assert single.exit_code == 0, single.output
+    a = torch.load(tmp_path / "s" / "seed-2" / "model.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "one" / "model.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the seed run is the --seed run
+    doc = json.loads((tmp_path / "s" / "seeds.json").read_text())
+    psnr = [r["val_psnr"] for r in doc["runs"]]
+    assert doc["seeds"] == [0, 2] and len(set(psnr)) == 2
+    mean, sd = np.mean(psnr), np.std(psnr, ddof=1)
+    half = stats.t.ppf(0.975, 1) * sd / np.sqrt(2)
+    assert doc["val_psnr"]["mean"] == pytest.approx(mean)
+    assert doc["val_psnr"]["ci95"] == pytest.approx([mean - half, mean + half])
+    again = run_cli(*common, "--seeds", "0,2", "--resume", "--out", tmp_path / "s")
+    assert again.exit_code == 0 and again.output.count("finished earlier") == 2
+    both = run_cli(*common, "--seeds", "0,1", "--seed", "3", "--out", tmp_path / "x")
+    assert both.exit_code != 0 and "not both" in both.output
+    bad = run_cli(*common, "--seeds", "0,a", "--out", tmp_path / "x")
+    assert bad.exit_code != 0 and "comma-separated integers" in bad.output
