@@ -282,7 +282,12 @@ def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarra
         b: render_baseline(b, s.raw, *args, noise=noise, task=run.task) for b in run.baselines
     }
     for label, model in run.models.items():
-        outputs[label] = np.asarray(model(s.raw, s.black, s.white))
+        if getattr(model, "condition", "none") == "wb":  # given the true gains, as baselines are
+            p = s.params
+            gains = np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
+            outputs[label] = np.asarray(model(s.raw, s.black, s.white, meta={"wb": gains}))
+        else:
+            outputs[label] = np.asarray(model(s.raw, s.black, s.white))
         if label not in run.costs and callable(getattr(model, "cost", None)):
             run.costs[label] = dict(model.cost(s.raw, s.black, s.white, latency_repeats))
     return outputs

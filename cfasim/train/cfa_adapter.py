@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from cfasim.cfa import CFAPattern, get_pattern
 
 PACKINGS = ("planes", "s2d")
+CONDITIONS = ("none", "wb")
+"""Per-sample metadata a model may be conditioned on (``model.condition``)."""
 """Packings of :class:`CFAAdapter`."""
 
 INPUT_CONVENTIONS = {
@@ -83,6 +85,11 @@ class CFAAdapter:
     order
         Plane order of ``"planes"`` packing: ``"raster"`` (block positions top-left, top-right,
         bottom-left, bottom-right, as ``pattern.plane_colors()`` says) or ``"pynet"``.
+    condition
+        ``"none"`` or ``"wb"``: the model is conditioned on the sample's white balance, as a
+        classical pipeline is: every colour site of the normalised mosaic is multiplied by its
+        channel's gain (the stored white-balance gains times the digital gain, passed to
+        :meth:`__call__` as ``wb``) before packing, so the network sees a balanced mosaic.
 
     Raises
     ------
@@ -98,8 +105,12 @@ class CFAAdapter:
         normalize: tuple[float, float] | None = None,
         order: str = "raster",
         convention: str = "cfasim",
+        condition: str = "none",
     ):
         self.pattern = get_pattern(pattern)
+        if condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {condition!r}; choose one of {CONDITIONS}")
+        self.condition = condition
         if packing not in PACKINGS:
             raise ValueError(f"unknown packing {packing!r}; choose one of {', '.join(PACKINGS)}")
         if packing == "planes" and self.pattern.block is None:
@@ -238,13 +249,17 @@ class CFAAdapter:
         black, white = self.normalize
         return (raw.to(torch.float32) - black) * (1.0 / (white - black))
 
-    def __call__(self, raw: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(
+        self, raw: torch.Tensor, wb: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Normalise and pack a batch.
 
         Parameters
         ----------
         raw
             (N, H, W) or (N, 1, H, W) mosaics, uint16 RAW codes or float.
+        wb
+            (N, 3) per-sample channel gains, required with ``condition="wb"`` (ignored without).
 
         Returns
         -------
@@ -256,6 +271,8 @@ class CFAAdapter:
         n, h, w = raw.shape
         self.check_size(h, w)
         mosaic = self.to_linear(raw)
+        if self.condition == "wb":
+            mosaic = mosaic * self._site_gains(wb, n, h, w, raw.device)
         packed = self.pack(mosaic)
         out = {"mosaic": mosaic.unsqueeze(1)}
         if self.with_mask:
@@ -265,6 +282,17 @@ class CFAAdapter:
             out["mask"] = m.unsqueeze(0).expand(n, -1, -1, -1)
         out["packed"] = packed.contiguous()
         return out
+
+    def _site_gains(self, wb, n: int, h: int, w: int, device) -> torch.Tensor:
+        """(N, H, W) gain of each site's colour (W sites: 1)."""
+        if wb is None:
+            raise ValueError("this model is conditioned on white balance: pass wb=(N, 3) gains")
+        wb = torch.as_tensor(wb, dtype=torch.float32, device=device).reshape(-1, 3)
+        if wb.shape[0] != n or not bool(torch.isfinite(wb).all()):
+            raise ValueError(f"wb must be {n} finite gain triples, got {tuple(wb.shape)}")
+        idx = torch.as_tensor(self.pattern.color_index(h, w), dtype=torch.long, device=device)
+        table = torch.cat([wb, torch.ones(n, 1, device=device)], dim=1)  # index 3: W sites
+        return table[:, idx.reshape(-1)].reshape(n, h, w)
 
     @staticmethod
     def clean_to_s2d(clean: torch.Tensor, channels_last: bool | None = None) -> torch.Tensor:

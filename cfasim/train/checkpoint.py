@@ -55,6 +55,7 @@ def adapter_record(adapter: CFAAdapter, model_input: str = "mosaic") -> dict:
         "normalize": list(adapter.normalize),
         "order": adapter.order,
         "input_convention": adapter.convention,
+        "condition": adapter.condition,
     }
 
 
@@ -188,6 +189,7 @@ def adapter_from_record(record: dict) -> CFAAdapter:
         normalize=tuple(record["normalize"]),
         order=record.get("order", "raster"),  # checkpoints before input conventions: raster
         convention=record.get("input_convention", "cfasim"),
+        condition=record.get("condition", "none"),  # checkpoints before conditioning: none
     )
 
 

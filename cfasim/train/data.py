@@ -214,6 +214,7 @@ class CFADataset(Dataset):
         if count == 0 and "raw" not in names:  # an empty split has a group but no arrays
             self.count, self.height, self.width, self.shard_size = 0, 0, 0, 1
             self.has_clean = False
+            self._gains = np.zeros((0, 3))
             self._choices: list[tuple[Dihedral, list[tuple[int, int]]]] = []
             return
         need = ["raw", "target"] + (["clean"] if self.with_clean or self.task == "linear" else [])
@@ -237,21 +238,20 @@ class CFADataset(Dataset):
                 f"{self.path} split {self.split!r}: target shape {tshape} does not match raw "
                 f"{tuple(raw.shape)} at scale {self.scale}"
             )
+        self._gains = _stored_gains(group, self.count)
         if self.task == "linear":
-            self._check_linear(group)
+            self._check_linear()
         self._choices = self._crop_choices()
 
-    def _check_linear(self, group: zarr.Group) -> None:
-        """The linear task needs scale 1 and the stored gains; reads them."""
+    def _check_linear(self) -> None:
+        """The linear task needs scale 1 and stored gains."""
         if self.scale != 1:
             raise DatasetError(
                 f"{self.path}: the linear task's target is the clean signal at RAW resolution; "
                 f"split {self.split!r} has scale {self.scale}"
             )
-        gains = np.asarray(group["wb_gains"][:], dtype=np.float64)
-        if not np.all(np.isfinite(gains)):
+        if not np.all(np.isfinite(self._gains)):
             raise DatasetError(f"{self.path}: no white balance stored (captured pairs?)")
-        self._gains = gains * np.asarray(group["digital_gain"][:], dtype=np.float64)[:, None]
 
     def _crop_choices(self) -> list[tuple[Dihedral, list[tuple[int, int]]]]:
         """Usable (transform, origin residues) pairs for this crop size and image size."""
@@ -378,6 +378,7 @@ class CFADataset(Dataset):
             item["target"] = _chw(t.apply(target), 1 / 255)
         if self.with_clean:
             item["clean"] = _chw(t.apply(clean), 1.0)
+        item["wb"] = torch.from_numpy(self._gains[index].astype(np.float32))
         item["index"] = index
         return item
 
@@ -397,6 +398,15 @@ class CFADataset(Dataset):
 
 
 _BY_NAME = {t.name: t for t in DIHEDRAL}
+
+
+def _stored_gains(group: zarr.Group, count: int) -> np.ndarray:
+    """(count, 3) white-balance gains times the digital gain of a split (NaN: not stored, as
+    for captured pairs): the linear task's balance and the ``wb`` conditioning."""
+    if count == 0 or "wb_gains" not in group or "digital_gain" not in group:
+        return np.full((count, 3), np.nan)
+    gains = np.asarray(group["wb_gains"][:], dtype=np.float64)
+    return gains * np.asarray(group["digital_gain"][:], dtype=np.float64)[:, None]
 
 
 def _chw(a: np.ndarray, factor: float) -> torch.Tensor:

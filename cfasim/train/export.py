@@ -46,6 +46,11 @@ def mosaic_model(checkpoint):
         raise CheckpointError(
             f"{checkpoint} is a clean-image teacher; it cannot process RAW mosaics"
         )
+    if ckpt["adapter"].get("condition", "none") != "none":
+        raise CheckpointError(
+            f"{checkpoint} is conditioned on each sample's white balance, which export and "
+            "process-raw do not pass (yet): score it with cfasim evaluate"
+        )
     return model_from_checkpoint(ckpt, checkpoint)
 
 

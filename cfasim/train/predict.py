@@ -65,6 +65,7 @@ class CheckpointModel:
         self.pattern = self.adapter.pattern
         self.architecture = ckpt["model_spec"]["name"]
         self.task = ckpt.get("config", {}).get("data", {}).get("task", "srgb")  # what it outputs
+        self.condition = self.adapter.condition  # "wb": call with meta={"wb": gains}
         self.multiple = self.adapter.required_multiple(getattr(self.model, "input_multiple", 1))
 
     def __repr__(self) -> str:
@@ -86,27 +87,40 @@ class CheckpointModel:
             x = lo + (x - black) / (white - black) * (hi - lo)
         return torch.from_numpy(x.astype(np.float32))[None]
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        inp = self.adapter(x)
+    def _forward(self, x: torch.Tensor, meta: dict | None = None) -> torch.Tensor:
+        wb = None
+        if self.condition == "wb":
+            if meta is None or meta.get("wb") is None:
+                raise ValueError(
+                    f"{self.path} is conditioned on white balance: it needs each sample's gains "
+                    "(run it on a dataset sample)"
+                )
+            wb = torch.as_tensor(np.asarray(meta["wb"], dtype=np.float32)).reshape(1, 3)
+        inp = self.adapter(x, wb=wb)
         return self.model(inp["packed"], inp["mosaic"])
 
-    def __call__(self, raw: np.ndarray, black: float, white: float) -> np.ndarray:
-        """(H, W) RAW codes with levels black / white -> (H', W', 3) float64 sRGB in [0, 1]."""
+    def __call__(
+        self, raw: np.ndarray, black: float, white: float, meta: dict | None = None
+    ) -> np.ndarray:
+        """(H, W) RAW codes with levels black / white -> (H', W', 3) float64 in [0, 1] (sRGB,
+        or linear for the linear task); ``meta``: the sample's ``wb`` gains for a model
+        conditioned on them."""
         with torch.inference_mode():
-            out = self._forward(self._input(raw, black, white))
+            out = self._forward(self._input(raw, black, white), meta)
         return out[0].clamp(0, 1).permute(1, 2, 0).double().numpy()
 
     def cost(self, raw: np.ndarray, black: float, white: float, repeats: int) -> dict:
         """Parameters, MACs (FLOPs / 2, torch.utils.flop_counter) and median CPU latency of a
         forward pass on ``raw``: the keys of :attr:`cfasim.eval.report.EvaluationReport.models`."""
         x = self._input(raw, black, white)
+        meta = {"wb": np.ones(3)}  # the cost does not depend on the gains' values
         with torch.inference_mode():
             with FlopCounterMode(display=False) as counter:
-                out = self._forward(x)
+                out = self._forward(x, meta)
             times = []
             for _ in range(max(1, int(repeats))):
                 t0 = time.perf_counter()
-                self._forward(x)
+                self._forward(x, meta)
                 times.append(time.perf_counter() - t0)
         macs = counter.get_total_flops() / 2
         mpx = out.shape[-2] * out.shape[-1] / 1e6

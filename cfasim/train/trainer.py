@@ -271,6 +271,7 @@ class Trainer:
             normalize=normalize,
             order=order,
             convention=spec.input_convention,
+            condition=spec.condition,
         )
         channels = CLEAN_CHANNELS if self.model_input == "clean" else self.adapter.in_channels
         self.model, self.model_spec = model_with_inputs(
@@ -394,13 +395,13 @@ class Trainer:
     def _student_args(self, batch):
         if self.model_input == "clean":
             return (clean_to_s2d(batch["clean"].to(self.device)),)
-        inp = self.adapter(batch["raw"].to(self.device))
+        inp = self.adapter(batch["raw"].to(self.device), wb=batch.get("wb"))
         return inp["packed"], inp["mosaic"]
 
     def _teacher_args(self, batch, teacher_input):
         if teacher_input == "clean":
             return (clean_to_s2d(batch["clean"].to(self.device)),)
-        inp = self.teacher_adapter(batch["raw"].to(self.device))
+        inp = self.teacher_adapter(batch["raw"].to(self.device), wb=batch.get("wb"))
         return inp["packed"], inp["mosaic"]
 
     # -- checkpoints --

@@ -83,3 +83,50 @@ def test_a_model_trained_for_the_linear_task_is_scored_on_it(clean_store, tmp_pa
     bad = run_cli("evaluate", clean_store, "--checkpoint", tmp_path / "t" / "model.pt",
                   "--out", tmp_path / "ev2")  # fmt: skip
     assert bad.exit_code != 0 and "trained for the linear task, not srgb" in bad.output
+
+
+def test_white_balance_conditioning_balances_the_mosaic_before_packing():
+    torch = pytest.importorskip("torch")
+    from cfasim.cfa import get_pattern
+    from cfasim.train.cfa_adapter import CFAAdapter
+
+    pattern = get_pattern("quad")
+    raw = np.random.default_rng(0).integers(64, 1024, (2, 16, 16)).astype(np.float32)
+    wb = np.array([[2.0, 1.0, 1.5], [1.2, 0.9, 3.0]], dtype=np.float32)
+    adapter = CFAAdapter(pattern, normalize=(64, 1023), condition="wb")
+    got = adapter(torch.from_numpy(raw), wb=torch.from_numpy(wb))["packed"].numpy()
+    idx = pattern.color_index(16, 16)
+    for n in range(2):
+        want = pattern.pack_planes((raw[n] - 64) / 959 * wb[n][idx]).transpose(2, 0, 1)
+        np.testing.assert_allclose(got[n], want, rtol=1e-6)
+    with pytest.raises(ValueError, match="pass wb"):
+        adapter(torch.from_numpy(raw))
+
+
+def test_a_wb_conditioned_model_gets_the_true_gains_in_evaluate(clean_store, tmp_path):
+    pytest.importorskip("torch")
+    from cfasim.train.predict import CheckpointModel
+
+    train = run_cli("train", "--dataset", clean_store, "--steps", "2", "--out", tmp_path / "t",
+                    "--set", 'data.task="linear"', "--set", 'model.condition="wb"',
+                    "--set", 'data.val_split="test"', "--set", "data.batch_size=2",
+                    "--set", "model.args={ widths = [4, 8] }", "--set", "data.crop=24",
+                    "--set", "data.val_crop=24")  # fmt: skip
+    assert train.exit_code == 0, train.output
+    model = CheckpointModel(tmp_path / "t" / "model.pt")
+    report = E.evaluate(clean_store, baselines=[], models=[model], task="linear", limit=2,
+                        figure_crops=0)  # fmt: skip
+    split = open_dataset(clean_store)["test"]
+    for i in range(2):
+        item, p = split[i], split.params(i)
+        gains = np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
+        out = model(item["raw"], 64, 1023, meta={"wb": gains})
+        target = balanced_linear(item["clean"], gains / p.digital_gain, p.digital_gain)
+        got = report.methods["t"]["per_sample"]["psnr"][i]
+        assert got == pytest.approx(psnr(out, target[: out.shape[0], : out.shape[1]]))
+    with pytest.raises(ValueError, match="conditioned on white balance"):
+        model(split[0]["raw"], 64, 1023)
+    exported = run_cli("export", tmp_path / "t" / "model.pt", tmp_path / "exp")
+    assert (
+        exported.exit_code != 0 and "conditioned on each sample's white balance" in exported.output
+    )
