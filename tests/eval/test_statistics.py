@@ -97,3 +97,10 @@ def test_the_report_names_the_best_baseline_and_the_paired_verdicts(tmp_path):
     lo, hi = doc["methods"]["student"]["ci95"]["all"]["psnr"]
     assert (lo, hi) == tuple(mean_ci(report.methods["student"]["per_sample"]["psnr"]))
     assert doc["statistics"]["comparisons"]["all"]["best_baseline"] == "binning"
+
+
+def test_a_tie_goes_to_the_first_baseline():
+    """Without noise nlm+menon equals menon: the simpler one, first in order, is named."""
+    same = list(np.linspace(30, 31, 10))
+    report = report_with({"menon": ("baseline", same), "nlm+menon": ("baseline", same)})
+    assert report.best_baseline() == "menon"
