@@ -9,6 +9,8 @@ OUT=${1:-evidence-out}
 STEPS=${STEPS:-300}
 SEEDS=${SEEDS:-0}               # seeds of every cell; QXQ_SEEDS for QxQ at moderate noise
 QXQ_SEEDS=${QXQ_SEEDS:-0,1,2}
+PATTERNS=${PATTERNS:-bayer quad nona qxq}
+LEVELS=${LEVELS:-none moderate high}
 mkdir -p "$OUT"
 declare -A NOISE=([none]="none" [moderate]="shot=5e-4,read=1e-5" [high]="shot=1e-2,read=1e-4")
 
@@ -24,8 +26,8 @@ iio.imwrite(out / "motorcycle.png", d.stereo_motorcycle()[0])
 PY
 fi
 
-for pattern in bayer quad nona qxq; do
-  for level in none moderate high; do
+for pattern in $PATTERNS; do
+  for level in $LEVELS; do
     cell="$OUT/$pattern-$level"
     mkdir -p "$cell"
     [ -f "$cell/train.zarr/zarr.json" ] || cfasim generate --pattern "$pattern" --count 160 \

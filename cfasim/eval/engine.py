@@ -327,7 +327,7 @@ def _keep_crop(run: _Run, s: _Sample, outputs: dict, crop_size: int, keep: int) 
     return keep_crop(
         run.crops,
         outputs,
-        s.target,
+        _target(run, s),  # the task's target: the figure's last column and crop PSNRs
         s.raw,
         run.pattern,
         levels,

@@ -130,3 +130,16 @@ def test_a_wb_conditioned_model_gets_the_true_gains_in_evaluate(clean_store, tmp
     assert (
         exported.exit_code != 0 and "conditioned on each sample's white balance" in exported.output
     )
+
+
+def test_linear_figure_crops_show_and_score_the_linear_target(clean_store):
+    report = E.evaluate(clean_store, baselines="tent", task="linear", figure_crops=1,
+                        crop_size=12)  # fmt: skip
+    crop = report.crops[0]
+    split = open_dataset(clean_store)["test"]
+    item, p = split[crop["sample"]], split.params(crop["sample"])
+    target = balanced_linear(item["clean"], (p.red_gain, 1.0, p.blue_gain), p.digital_gain)
+    y, x, n = crop["y"], crop["x"], crop["size"]
+    np.testing.assert_allclose(crop["target"], target[y : y + n, x : x + n], rtol=1e-12)
+    want = psnr(crop["images"]["tent"], target[y : y + n, x : x + n])
+    assert crop["psnr"]["tent"] == pytest.approx(want)
