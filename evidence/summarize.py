@@ -4,8 +4,9 @@ classical pipeline and each student seed against it (paired bootstrap 95 % inter
     python evidence/summarize.py OUT [--cells camera]   # Markdown; also OUT/summary-*.md
 """
 
-import json
 from pathlib import Path
+
+from cfasim.eval.report import EvaluationReport
 
 PATTERNS = ("bayer", "quad", "nona", "qxq")
 LEVELS = ("none", "moderate", "high")
@@ -20,7 +21,7 @@ def rows(out: Path, cells: str = "linear"):
         for key, label in SETS.items():
             path = out / f"{pattern}-{level}" / f"eval-{key}" / "evaluation.json"
             if path.exists():
-                yield pattern, level, label, json.loads(path.read_text())
+                yield pattern, level, label, EvaluationReport.from_json(path)
 
 
 def cell(mean, ci):
@@ -33,21 +34,19 @@ def main(out: Path, cells: str = "linear") -> str:
         "student PSNR [95 % CI] | student - best [95 % CI] | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for pattern, level, label, doc in rows(out, cells):
-        comp = doc["statistics"]["comparisons"]["all"]
+    for pattern, level, label, report in rows(out, cells):
+        comp = report.comparisons()["all"]  # recomputed: the current statistics code
+        means, cis = report.means(), report.intervals()
         best = comp["best_baseline"]
-        bm = doc["methods"][best]
-        base = cell(bm["means"]["all"]["psnr"], bm["ci95"]["all"]["psnr"])
-        n = len(doc["samples"])
-        students = [m for m, v in doc["methods"].items() if v["kind"] == "model"]
+        base = cell(means[best]["all"]["psnr"], cis[best]["all"]["psnr"])
+        n = len(report.samples)
+        students = [m for m, v in report.methods.items() if v["kind"] == "model"]
         for name in students:
-            m = doc["methods"][name]
             d = comp["vs_best"][name]
-            diff = cell(d["mean"], d["ci"])
             lines.append(
                 f"| {pattern} | {level} | {label} ({n}) | {best} | {base} | {name} | "
-                f"{cell(m['means']['all']['psnr'], m['ci95']['all']['psnr'])} | {diff} | "
-                f"{d['verdict']} |"
+                f"{cell(means[name]['all']['psnr'], cis[name]['all']['psnr'])} | "
+                f"{cell(d['mean'], d['ci'])} | {d['verdict']} |"
             )
     text = "\n".join(lines) + "\n"
     (out / f"summary-{cells}.md").write_text(text)
