@@ -8,6 +8,7 @@ import click
 
 from cfasim.cli.group import PATH_OR_URL, main, require_torch
 from cfasim.errors import DatasetError
+from cfasim.isp.render import TASKS
 
 
 @main.command()
@@ -47,7 +48,7 @@ from cfasim.errors import DatasetError
 )
 @click.option(
     "--task",
-    type=click.Choice(["srgb", "linear"]),
+    type=click.Choice(list(TASKS)),
     default="srgb",
     show_default=True,
     help="srgb: display targets (baselines use the true ISP); linear: white-balanced linear "

@@ -283,9 +283,8 @@ def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarra
     }
     for label, model in run.models.items():
         if getattr(model, "condition", "none") == "wb":  # given the true gains, as baselines are
-            p = s.params
-            gains = np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
-            outputs[label] = np.asarray(model(s.raw, s.black, s.white, meta={"wb": gains}))
+            meta = {"wb": s.params.channel_gains}
+            outputs[label] = np.asarray(model(s.raw, s.black, s.white, meta=meta))
         else:
             outputs[label] = np.asarray(model(s.raw, s.black, s.white))
         if label not in run.costs and callable(getattr(model, "cost", None)):
@@ -314,15 +313,14 @@ def _target(run: _Run, s: _Sample) -> np.ndarray:
     if run.task == "srgb":
         return s.target
     if getattr(s, "linear", None) is None:
-        p = s.params
-        s.linear = balanced_linear(s.item["clean"], (p.red_gain, 1.0, p.blue_gain), p.digital_gain)
+        s.linear = balanced_linear(s.item["clean"], s.params.channel_gains)
     return s.linear
 
 
 def _keep_crop(run: _Run, s: _Sample, outputs: dict, crop_size: int, keep: int) -> list[dict]:
     """The figure crops with sample ``s``'s best crop, if it ranks among the ``keep`` best."""
     p = s.params
-    gains = np.ones(3) if p is None else p.digital_gain * np.array([p.red_gain, 1.0, p.blue_gain])
+    gains = np.ones(3) if p is None else p.channel_gains
     levels = (s.black, s.white, gains)
     return keep_crop(
         run.crops,

@@ -60,8 +60,7 @@ def render_baseline(
     else:
         cam = B.demosaic(name, lin, pattern)
     if task == "linear":
-        gains = (params.red_gain, 1.0, params.blue_gain)
-        return upscale(balanced_linear(cam, gains, params.digital_gain), scale)
+        return upscale(balanced_linear(cam, params.channel_gains), scale)
     return upscale(process(cam, params), scale)
 
 

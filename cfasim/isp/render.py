@@ -33,24 +33,20 @@ camera per sample, or one fixed camera for a ``--camera`` dataset: the 'camera' 
 ``linear``, :func:`balanced_linear` of the stored noise-free signal."""
 
 
-def balanced_linear(cam: np.ndarray, wb_gains, digital_gain: float) -> np.ndarray:
+def balanced_linear(cam: np.ndarray, gains) -> np.ndarray:
     """Linear camera RGB -> white-balanced linear camera RGB in [0, 1]: each channel times its
-    white-balance gain (``wb_gains`` = red, green (1), blue) and the digital gain, clipped: the
-    forward ISP before its colour matrix and transfer curve. The target of the ``linear`` task
-    (demosaicing / denoising / remosaicing scored against the noise-free signal)."""
-    gains = np.asarray(wb_gains, dtype=np.float64) * float(digital_gain)
-    return np.clip(np.asarray(cam, dtype=np.float64) * gains, 0.0, 1.0)
+    gain (:attr:`~cfasim.isp.steps.UnprocessParams.channel_gains`: white balance times digital
+    gain), clipped: the forward ISP before its colour matrix and transfer curve. The target of
+    the ``linear`` task (demosaicing / denoising / remosaicing against the noise-free signal)."""
+    return np.clip(np.asarray(cam, dtype=np.float64) * np.asarray(gains, dtype=np.float64), 0, 1)
 
 
 def render_reference_linear(
-    raw: np.ndarray, pattern: CFAPattern, wb_gains, digital_gain: float, black: float,
-    white: float,
-) -> np.ndarray:  # fmt: skip
+    raw: np.ndarray, pattern: CFAPattern, gains, black: float, white: float
+) -> np.ndarray:
     """(H, W) RAW codes -> the ``linear`` task's classical answer: tent demosaic, then
-    :func:`balanced_linear`."""
-    return balanced_linear(
-        demosaic_tent(normalize_raw(raw, black, white), pattern), wb_gains, digital_gain
-    )
+    :func:`balanced_linear` with the channel ``gains``."""
+    return balanced_linear(demosaic_tent(normalize_raw(raw, black, white), pattern), gains)
 
 
 def normalize_raw(raw: np.ndarray, black: float, white: float) -> np.ndarray:

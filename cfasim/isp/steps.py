@@ -107,6 +107,11 @@ class UnprocessParams:
     def rgb2cam(self) -> np.ndarray:
         return color.rgb2cam_from_xyz2cam(self.xyz2cam)
 
+    @property
+    def channel_gains(self) -> np.ndarray:
+        """Camera-RGB gains of the forward ISP: ``digital_gain * (red_gain, 1, blue_gain)``."""
+        return self.digital_gain * np.array([self.red_gain, 1.0, self.blue_gain])
+
     def steps(self) -> list:
         """The ISP steps in forward (processing) order."""
         steps = [

@@ -150,14 +150,6 @@ class GenerateConfig:
                 f"{self.source_kind} data has its own camera"
             )
 
-    @property
-    def task(self) -> str:
-        """``"camera"`` (one fixed camera matrix, :attr:`camera`), ``"captured"`` (real pairs)
-        or ``"srgb"`` (a random camera per sample, Brooks et al.)."""
-        if self.source_kind in PAIR_KINDS:
-            return "captured"
-        return "srgb" if self.camera is None else "camera"
-
     def split_counts(self) -> dict[str, int]:
         """Samples per split: val and test rounded, train takes the rest."""
         val = round(self.count * self.splits[1])

@@ -64,7 +64,7 @@ def describe(path) -> str:
         f"raw format   {a['raw_format']['bits']}-bit, black {a['raw_format']['black']}, "
         f"white {a['raw_format']['white']}",
         f"isp          transfer {cfg['transfer']}, tone curve {'on' if cfg['tone'] else 'off'}, "
-        + (f"camera {cfg['camera']} (fixed)" if cfg.get("camera") else "camera per sample"),
+        + (f"camera {cfg['camera']} (fixed)" if cfg.get("camera") else "random camera per sample"),
         f"seed         {a['seed']}",
     ]
     for split in SPLITS:

@@ -229,13 +229,22 @@ class CFAAdapter:
         key = (height, width, str(torch.device(device) if device is not None else "cpu"))
         m = self._mask_cache.get(key)
         if m is None:
-            self.check_size(height, width)
-            py, px = self.pattern.period
-            idx = self._tile.to(device).repeat(height // py, width // px)
+            idx = self.color_index(height, width, device)
             colors = torch.arange(3, device=idx.device).view(3, 1, 1)
             m = (idx.unsqueeze(0) == colors).to(torch.float32)
             self._mask_cache[key] = m
         return m
+
+    def color_index(self, height: int, width: int, device=None) -> torch.Tensor:
+        """(height, width) int64 colour of every site (0 R, 1 G, 2 B, 3 W; cached)."""
+        key = ("index", height, width, str(torch.device(device) if device is not None else "cpu"))
+        idx = self._mask_cache.get(key)
+        if idx is None:
+            self.check_size(height, width)
+            py, px = self.pattern.period
+            idx = self._tile.to(device).repeat(height // py, width // px)
+            self._mask_cache[key] = idx
+        return idx
 
     def to_linear(self, raw: torch.Tensor) -> torch.Tensor:
         """RAW codes -> float32 linear values ``(raw - black) / (white - black)``, not clipped."""
@@ -290,9 +299,9 @@ class CFAAdapter:
         wb = torch.as_tensor(wb, dtype=torch.float32, device=device).reshape(-1, 3)
         if wb.shape[0] != n or not bool(torch.isfinite(wb).all()):
             raise ValueError(f"wb must be {n} finite gain triples, got {tuple(wb.shape)}")
-        idx = torch.as_tensor(self.pattern.color_index(h, w), dtype=torch.long, device=device)
+        idx = self.color_index(h, w, device).reshape(-1)
         table = torch.cat([wb, torch.ones(n, 1, device=device)], dim=1)  # index 3: W sites
-        return table[:, idx.reshape(-1)].reshape(n, h, w)
+        return table[:, idx].reshape(n, h, w)
 
     @staticmethod
     def clean_to_s2d(clean: torch.Tensor, channels_last: bool | None = None) -> torch.Tensor:

@@ -372,7 +372,7 @@ class CFADataset(Dataset):
         item = {"raw": torch.from_numpy(np.ascontiguousarray(t.apply(raw)))}
         clean = None if clean_arr is None else clean_arr[index, y0 : y0 + ch, x0 : x0 + cw]
         if self.task == "linear":
-            item["target"] = _chw(t.apply(balanced_linear(clean, self._gains[index], 1.0)), 1.0)
+            item["target"] = _chw(t.apply(balanced_linear(clean, self._gains[index])), 1.0)
         else:
             target = target_arr[index, s * y0 : s * (y0 + ch), s * x0 : s * (x0 + cw)]
             item["target"] = _chw(t.apply(target), 1 / 255)

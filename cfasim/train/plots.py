@@ -77,7 +77,7 @@ def plot_samples(trainer, samples: int = 4) -> None:
         if rendered:
             params = split.params(i)
             ref = render_reference(raw, pattern, params, black, white, trainer.val_set.scale)
-            gains = params.digital_gain * np.array([params.red_gain, 1.0, params.blue_gain])
+            gains = params.channel_gains
         panels = [false_colour(raw, pattern, black, white, gains), ref, pred, target]
         titles = ["mosaic (false colour)", "demosaic + process", "model", "target"]
         for ax, img, title in zip(axes[i], panels, titles, strict=True):

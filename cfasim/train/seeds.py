@@ -71,7 +71,9 @@ def run_seeds(cfg, seeds, resume: bool = False, log=print) -> dict:
             run_training(c, resume=resume and (run / "checkpoint.pt").exists(), log=log)
         runs.append((seed, final_validation(run)))
     summary = _summary(base, runs)
-    (out / "seeds.json").write_text(json.dumps(summary, indent=1) + "\n")
+    tmp = out / ".seeds.json.tmp"  # written whole, then renamed: never a half file
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    tmp.replace(out / "seeds.json")
     p = summary["val_psnr"]
     ci = "" if p["ci95"] is None else f", 95 % CI {p['ci95'][0]:.2f} .. {p['ci95'][1]:.2f}"
     log(

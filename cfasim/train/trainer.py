@@ -618,9 +618,8 @@ class Trainer:
             raw, pattern = item["raw"].numpy(), self.adapter.pattern
             levels = (self.val_set.black, self.val_set.white)  # the store's RAW levels
             if self.config.data.task == "linear":
-                p = split.params(i)
-                gains = (p.red_gain, 1.0, p.blue_gain)
-                ref = render_reference_linear(raw, pattern, gains, p.digital_gain, *levels)
+                gains = split.params(i).channel_gains
+                ref = render_reference_linear(raw, pattern, gains, *levels)
             else:
                 ref = render_reference(raw, pattern, split.params(i), *levels, self.val_set.scale)
             tgt = item["target"].permute(1, 2, 0).numpy().astype(np.float64)

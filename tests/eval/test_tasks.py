@@ -26,7 +26,7 @@ def test_the_linear_target_is_the_balanced_clean_signal(clean_store):
     item, p = split[0], split.params(0)
     clean = np.asarray(item["clean"], dtype=np.float64)
     np.testing.assert_allclose(process(clean, p), item["target"] / 255, atol=2.5e-3)
-    lin = balanced_linear(clean, item["wb_gains"], item["digital_gain"])
+    lin = balanced_linear(clean, item["wb_gains"] * item["digital_gain"])
     manual = clean * np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
     np.testing.assert_allclose(lin, np.clip(manual, 0, 1), rtol=1e-12)
 
@@ -39,11 +39,11 @@ def test_evaluate_linear_scores_baselines_against_the_linear_target(clean_store)
     for i in range(len(split)):
         item, p = split[i], split.params(i)
         gains = (p.red_gain, 1.0, p.blue_gain)
-        target = balanced_linear(item["clean"], gains, p.digital_gain)
+        target = balanced_linear(item["clean"], np.array(gains) * p.digital_gain)
         lin = normalize_raw(item["raw"], item["black_level"], item["white_level"])
         site = np.array(gains)[np.minimum(pattern.color_index(*lin.shape), 2)]
         cam = demosaic_tent(lin * site, pattern) / np.array(gains)
-        direct.append(psnr(balanced_linear(cam, gains, p.digital_gain), target))
+        direct.append(psnr(balanced_linear(cam, np.array(gains) * p.digital_gain), target))
     np.testing.assert_allclose(report.methods["tent"]["per_sample"]["psnr"], direct, rtol=1e-9)
     assert "ciede2000" not in report.methods["tent"]["per_sample"]  # not an sRGB image
     assert report.options["task"] == "linear"
@@ -121,7 +121,7 @@ def test_a_wb_conditioned_model_gets_the_true_gains_in_evaluate(clean_store, tmp
         item, p = split[i], split.params(i)
         gains = np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
         out = model(item["raw"], 64, 1023, meta={"wb": gains})
-        target = balanced_linear(item["clean"], gains / p.digital_gain, p.digital_gain)
+        target = balanced_linear(item["clean"], gains)
         got = report.methods["t"]["per_sample"]["psnr"][i]
         assert got == pytest.approx(psnr(out, target[: out.shape[0], : out.shape[1]]))
     with pytest.raises(ValueError, match="conditioned on white balance"):
@@ -138,7 +138,9 @@ def test_linear_figure_crops_show_and_score_the_linear_target(clean_store):
     crop = report.crops[0]
     split = open_dataset(clean_store)["test"]
     item, p = split[crop["sample"]], split.params(crop["sample"])
-    target = balanced_linear(item["clean"], (p.red_gain, 1.0, p.blue_gain), p.digital_gain)
+    target = balanced_linear(
+        item["clean"], np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
+    )
     y, x, n = crop["y"], crop["x"], crop["size"]
     np.testing.assert_allclose(crop["target"], target[y : y + n, x : x + n], rtol=1e-12)
     want = psnr(crop["images"]["tent"], target[y : y + n, x : x + n])

@@ -6,6 +6,8 @@ independently of cfasim's name mapping: (name, in channels, out channels, larges
 instance norm) in units of the level-1 width ``w``.
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -20,11 +22,26 @@ from cfasim.train.models import build_model  # noqa: E402
 W = 4  # level-1 width of the test networks (public PyNET: 32, PyNET-QxQ: 16)
 
 
+def level1_blocks(c: int, in_channels: int, t: int):
+    """The level-1 chain of both public models at width ``c``; ``t`` channels of the
+    up-sampled level-2 features enter d3 and d14 (PyNET: t = c; PyNET-QxQ, no level 2: 0)."""
+    return [
+        ("conv_l1_d1", in_channels, c, 3, False),
+        ("conv_l1_d3", c + t, c, 5, False),
+        ("conv_l1_d5", 3 * c, c, 7, True),
+        ("conv_l1_d6", 3 * c, c, 9, True),
+        *[(f"conv_l1_d{n}", 4 * c, c, 9, True) for n in (7, 8, 9)],
+        ("conv_l1_d10", 4 * c, c, 7, True),
+        ("conv_l1_d12", 4 * c, c, 5, True),
+        ("conv_l1_d14", 3 * c + t, c, 3, False),
+    ]
+
+
 def pynet_blocks(w: int, in_channels: int = 4):
     """PyNET-PyTorch's multi-conv blocks: level L has width c = w * 2**(L-1)."""
     c1, c2, c3, c4, c5 = (w * 2**i for i in range(5))
     return [
-        ("conv_l1_d1", in_channels, c1, 3, False),
+        *level1_blocks(c1, in_channels, t=c1),
         ("conv_l2_d1", c1, c2, 3, True),
         ("conv_l3_d1", c2, c3, 3, True),
         ("conv_l4_d1", c3, c4, 3, True),
@@ -40,13 +57,6 @@ def pynet_blocks(w: int, in_channels: int = 4):
         *[(f"conv_l2_d{n}", 3 * c2, c2, 7, True) for n in (5, 6, 7, 8)],
         ("conv_l2_d10", 4 * c2, c2, 5, True),
         ("conv_l2_d12", 3 * c2, c2, 3, True),
-        ("conv_l1_d3", 2 * c1, c1, 5, False),
-        ("conv_l1_d5", 3 * c1, c1, 7, True),
-        ("conv_l1_d6", 3 * c1, c1, 9, True),
-        *[(f"conv_l1_d{n}", 4 * c1, c1, 9, True) for n in (7, 8, 9)],
-        ("conv_l1_d10", 4 * c1, c1, 7, True),
-        ("conv_l1_d12", 4 * c1, c1, 5, True),
-        ("conv_l1_d14", 4 * c1, c1, 3, False),
     ]
 
 
@@ -60,16 +70,7 @@ def pynet_single_convs(w: int):
 
 def qxq_blocks(w: int, in_channels: int = 4):
     """PyNET-QxQ's level 1: PyNET's level-1 chain without the t1a / t1b inputs."""
-    return [
-        ("conv_l1_d1", in_channels, w, 3, False),
-        ("conv_l1_d3", w, w, 5, False),
-        ("conv_l1_d5", 3 * w, w, 7, True),
-        ("conv_l1_d6", 3 * w, w, 9, True),
-        *[(f"conv_l1_d{n}", 4 * w, w, 9, True) for n in (7, 8, 9)],
-        ("conv_l1_d10", 4 * w, w, 7, True),
-        ("conv_l1_d12", 4 * w, w, 5, True),
-        ("conv_l1_d14", 3 * w, w, 3, False),
-    ]
+    return level1_blocks(w, in_channels, t=0)
 
 
 def public_state(family: str, w: int = W, seed: int = 0, level1_norms: bool = True):
@@ -261,4 +262,20 @@ def test_an_imported_checkpoint_serves_evaluate_process_raw_and_teacher(tmp_path
     ]:  # fmt: skip
         result = run_cli(*args)
         assert result.exit_code == 0, (args[0], result.output)
-    assert (tmp_path / "x.png").is_file() and (tmp_path / "t" / "model.pt").is_file()
+    # every command ran the imported weights: compare with the model run directly
+    import imagecodecs
+
+    from cfasim.data.reader import open_dataset
+    from cfasim.eval.metrics import psnr
+    from cfasim.train.predict import CheckpointModel
+
+    sample = open_dataset(store)["test"][0]
+    direct = CheckpointModel(ckpt)(sample["raw"], 64, 1023)
+    png = imagecodecs.png_decode((tmp_path / "x.png").read_bytes())
+    want = (direct * 255 + 0.5).astype(np.uint8)  # float32 vs float64 rounding: 1 code at most
+    np.testing.assert_allclose(png.astype(int), want.astype(int), atol=1)
+    doc = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    scored = doc["methods"]["qxq"]["per_sample"]["psnr"][0]
+    assert scored == pytest.approx(psnr(direct, sample["target"] / 255.0))
+    records = [json.loads(x) for x in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["distill_output"] > 0  # the student was pulled towards the teacher
