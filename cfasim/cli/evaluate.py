@@ -26,7 +26,8 @@ from cfasim.isp.render import TASKS
     default="all",
     show_default=True,
     help="Comma-separated classical baselines (bilinear, malvar, menon, tent, binning, "
-    "remosaic_malvar), 'all' applicable to the pattern, or 'none'.",
+    "remosaic_malvar, remosaic_menon, remosaic_ed_menon; nlm+NAME denoises first), 'all' "
+    "applicable to the pattern, or 'none'.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N samples.")
 @click.option("--noise-bins", default=3, show_default=True, type=click.IntRange(min=1))

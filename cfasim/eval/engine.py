@@ -282,8 +282,8 @@ def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarra
         b: render_baseline(b, s.raw, *args, noise=noise, task=run.task) for b in run.baselines
     }
     for label, model in run.models.items():
-        if getattr(model, "condition", "none") == "wb":  # given the true gains, as baselines are
-            meta = {"wb": s.params.channel_gains}
+        if getattr(model, "condition", "none") != "none":  # the truth, as baselines are given
+            meta = {"wb": s.params.channel_gains, "noise": noise}
             outputs[label] = np.asarray(model(s.raw, s.black, s.white, meta=meta))
         else:
             outputs[label] = np.asarray(model(s.raw, s.black, s.white))

@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from cfasim.cfa import CFAPattern, get_pattern
 
 PACKINGS = ("planes", "s2d")
-CONDITIONS = ("none", "wb")
-"""Per-sample metadata a model may be conditioned on (``model.condition``)."""
 """Packings of :class:`CFAAdapter`."""
+CONDITIONS = ("none", "wb", "noise", "wb+noise")
+"""Per-sample metadata a model may be conditioned on (``model.condition``): the white balance,
+the noise level, or both."""
 
 INPUT_CONVENTIONS = {
     "cfasim": None,  # (code - black) / (white - black), planes in raster order
@@ -86,10 +87,17 @@ class CFAAdapter:
         Plane order of ``"planes"`` packing: ``"raster"`` (block positions top-left, top-right,
         bottom-left, bottom-right, as ``pattern.plane_colors()`` says) or ``"pynet"``.
     condition
-        ``"none"`` or ``"wb"``: the model is conditioned on the sample's white balance, as a
-        classical pipeline is: every colour site of the normalised mosaic is multiplied by its
-        channel's gain (the stored white-balance gains times the digital gain, passed to
-        :meth:`__call__` as ``wb``) before packing, so the network sees a balanced mosaic.
+        One of :data:`CONDITIONS`. ``"wb"``: the model is conditioned on the sample's white
+        balance, as a classical pipeline is: every colour site of the normalised mosaic is
+        multiplied by its channel's gain (the stored white-balance gains times the digital gain,
+        passed to :meth:`__call__` as ``wb``) before packing, so the network sees a balanced
+        mosaic. ``"noise"``: a noise-level map is appended to ``packed``, packed like the
+        mosaic (``packed_channels`` more channels, after the masks): the per-site standard
+        deviation ``sqrt(max(shot * x, 0) + read)`` of the normalised mosaic x, estimated from x
+        itself as Brooks et al. (2019, Sec. 4) give their denoiser the shot / read variance map,
+        with the sample's stored coefficients (``noise``: ``(shot, read)`` in normalised units);
+        with ``"wb+noise"`` both, the map then scaled by the gains (the noise of the balanced
+        mosaic the network sees).
 
     Raises
     ------
@@ -111,6 +119,8 @@ class CFAAdapter:
         if condition not in CONDITIONS:
             raise ValueError(f"unknown condition {condition!r}; choose one of {CONDITIONS}")
         self.condition = condition
+        self.uses_wb = condition in ("wb", "wb+noise")
+        self.uses_noise = condition in ("noise", "wb+noise")
         if packing not in PACKINGS:
             raise ValueError(f"unknown packing {packing!r}; choose one of {', '.join(PACKINGS)}")
         if packing == "planes" and self.pattern.block is None:
@@ -148,8 +158,9 @@ class CFAAdapter:
 
     @property
     def in_channels(self) -> int:
-        """Channels of ``packed``: C, or 4C with the masks (C = 4 for planes, py*px for s2d)."""
-        return self.packed_channels * (4 if self.with_mask else 1)
+        """Channels of ``packed``: C, 4C with the masks, one C more with the noise map (C = 4
+        for planes, py*px for s2d)."""
+        return self.packed_channels * ((4 if self.with_mask else 1) + int(self.uses_noise))
 
     # -- sizes ----------------------------------------------------------------------------------
 
@@ -259,7 +270,7 @@ class CFAAdapter:
         return (raw.to(torch.float32) - black) * (1.0 / (white - black))
 
     def __call__(
-        self, raw: torch.Tensor, wb: torch.Tensor | None = None
+        self, raw: torch.Tensor, wb: torch.Tensor | None = None, noise: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         """Normalise and pack a batch.
 
@@ -268,7 +279,11 @@ class CFAAdapter:
         raw
             (N, H, W) or (N, 1, H, W) mosaics, uint16 RAW codes or float.
         wb
-            (N, 3) per-sample channel gains, required with ``condition="wb"`` (ignored without).
+            (N, 3) per-sample channel gains, required when conditioned on the white balance
+            (ignored otherwise).
+        noise
+            (N, 2) per-sample ``(shot, read)`` variance coefficients in normalised units,
+            required when conditioned on the noise level (ignored otherwise).
 
         Returns
         -------
@@ -280,17 +295,37 @@ class CFAAdapter:
         n, h, w = raw.shape
         self.check_size(h, w)
         mosaic = self.to_linear(raw)
-        if self.condition == "wb":
-            mosaic = mosaic * self._site_gains(wb, n, h, w, raw.device)
-        packed = self.pack(mosaic)
+        sigma = self._noise_map(noise, mosaic) if self.uses_noise else None
+        if self.uses_wb:
+            gains = self._site_gains(wb, n, h, w, raw.device)
+            mosaic = mosaic * gains
+            sigma = None if sigma is None else sigma * gains
+        packed = [self.pack(mosaic)]
         out = {"mosaic": mosaic.unsqueeze(1)}
         if self.with_mask:
             m = self.masks(h, w, raw.device)
-            pm = self.pack(m).reshape(1, -1, *packed.shape[-2:]).expand(n, -1, -1, -1)
-            packed = torch.cat([packed, pm], dim=1)
+            packed.append(self.pack(m).reshape(1, -1, *packed[0].shape[-2:]).expand(n, -1, -1, -1))
             out["mask"] = m.unsqueeze(0).expand(n, -1, -1, -1)
-        out["packed"] = packed.contiguous()
+        if sigma is not None:
+            packed.append(self.pack(sigma))
+        out["packed"] = (torch.cat(packed, dim=1) if len(packed) > 1 else packed[0]).contiguous()
         return out
+
+    def _noise_map(self, noise, mosaic: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) noise standard deviation of each site, from the sample's coefficients."""
+        n = mosaic.shape[0]
+        if noise is None:
+            raise ValueError(
+                "this model is conditioned on the noise level: pass noise=(N, 2) (shot, read)"
+            )
+        noise = torch.as_tensor(noise, dtype=torch.float32, device=mosaic.device).reshape(-1, 2)
+        if noise.shape[0] != n or not bool(torch.isfinite(noise).all()) or bool((noise < 0).any()):
+            raise ValueError(
+                f"noise must be {n} finite, non-negative (shot, read) pairs, got "
+                f"{tuple(noise.shape)}"
+            )
+        shot, read = noise[:, 0].view(n, 1, 1), noise[:, 1].view(n, 1, 1)
+        return torch.sqrt((shot * mosaic).clamp(min=0) + read)
 
     def _site_gains(self, wb, n: int, h: int, w: int, device) -> torch.Tensor:
         """(N, H, W) gain of each site's colour (W sites: 1)."""

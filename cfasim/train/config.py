@@ -65,7 +65,8 @@ class ModelSection:
     packing: Literal["planes", "s2d"] = "planes"
     with_mask: bool = False
     input_convention: Literal["cfasim", "pynet1020", "pynet1023"] = "cfasim"  # cfa_adapter.py
-    condition: Literal["none", "wb"] = "none"  # cfa_adapter.CONDITIONS: per-sample metadata in
+    # cfa_adapter.CONDITIONS: per-sample metadata the model is given (white balance, noise level)
+    condition: Literal["none", "wb", "noise", "wb+noise"] = "none"
 
 
 @dataclass

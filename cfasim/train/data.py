@@ -215,6 +215,7 @@ class CFADataset(Dataset):
             self.count, self.height, self.width, self.shard_size = 0, 0, 0, 1
             self.has_clean = False
             self._gains = np.zeros((0, 3))
+            self._noise = np.zeros((0, 2))
             self._choices: list[tuple[Dihedral, list[tuple[int, int]]]] = []
             return
         need = ["raw", "target"] + (["clean"] if self.with_clean or self.task == "linear" else [])
@@ -239,9 +240,16 @@ class CFADataset(Dataset):
                 f"{tuple(raw.shape)} at scale {self.scale}"
             )
         self._gains = _stored_gains(group, self.count)
+        self._noise = _stored_noise(group, self.count)
         if self.task == "linear":
             self._check_linear()
         self._choices = self._crop_choices()
+
+    def stores(self, what: str) -> bool:
+        """Whether every sample stores ``"white balance"`` (gains times digital gain) or
+        ``"noise levels"`` (shot and read coefficients): what conditioning needs."""
+        values = {"white balance": self._gains, "noise levels": self._noise}[what]
+        return bool(np.all(np.isfinite(values)))
 
     def _check_linear(self) -> None:
         """The linear task needs scale 1 and stored gains."""
@@ -379,6 +387,7 @@ class CFADataset(Dataset):
         if self.with_clean:
             item["clean"] = _chw(t.apply(clean), 1.0)
         item["wb"] = torch.from_numpy(self._gains[index].astype(np.float32))
+        item["noise"] = torch.from_numpy(self._noise[index].astype(np.float32))
         item["index"] = index
         return item
 
@@ -407,6 +416,16 @@ def _stored_gains(group: zarr.Group, count: int) -> np.ndarray:
         return np.full((count, 3), np.nan)
     gains = np.asarray(group["wb_gains"][:], dtype=np.float64)
     return gains * np.asarray(group["digital_gain"][:], dtype=np.float64)[:, None]
+
+
+def _stored_noise(group: zarr.Group, count: int) -> np.ndarray:
+    """(count, 2) shot and read variance coefficients of a split (NaN: not stored, as for
+    captured pairs): the ``noise`` conditioning."""
+    if count == 0 or "shot_noise" not in group or "read_noise" not in group:
+        return np.full((count, 2), np.nan)
+    return np.stack(
+        [np.asarray(group[k][:], dtype=np.float64) for k in ("shot_noise", "read_noise")], axis=1
+    )
 
 
 def _chw(a: np.ndarray, factor: float) -> torch.Tensor:

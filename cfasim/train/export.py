@@ -46,10 +46,12 @@ def mosaic_model(checkpoint):
         raise CheckpointError(
             f"{checkpoint} is a clean-image teacher; it cannot process RAW mosaics"
         )
-    if ckpt["adapter"].get("condition", "none") != "none":
+    condition = ckpt["adapter"].get("condition", "none")
+    if condition != "none":
         raise CheckpointError(
-            f"{checkpoint} is conditioned on each sample's white balance, which export and "
-            "process-raw do not pass (yet): score it with cfasim evaluate"
+            f"{checkpoint} is conditioned on each sample's metadata (model.condition = "
+            f"{condition!r}), which export and process-raw do not pass (yet): score it with "
+            "cfasim evaluate"
         )
     return model_from_checkpoint(ckpt, checkpoint)
 

@@ -65,7 +65,7 @@ class CheckpointModel:
         self.pattern = self.adapter.pattern
         self.architecture = ckpt["model_spec"]["name"]
         self.task = ckpt.get("config", {}).get("data", {}).get("task", "srgb")  # what it outputs
-        self.condition = self.adapter.condition  # "wb": call with meta={"wb": gains}
+        self.condition = self.adapter.condition  # call with meta={"wb": gains, "noise": (s, r)}
         self.multiple = self.adapter.required_multiple(getattr(self.model, "input_multiple", 1))
 
     def __repr__(self) -> str:
@@ -88,15 +88,22 @@ class CheckpointModel:
         return torch.from_numpy(x.astype(np.float32))[None]
 
     def _forward(self, x: torch.Tensor, meta: dict | None = None) -> torch.Tensor:
-        wb = None
-        if self.condition == "wb":
-            if meta is None or meta.get("wb") is None:
+        meta = meta or {}
+        needs = {
+            "wb": (self.adapter.uses_wb, 3, "white balance", "gains"),
+            "noise": (self.adapter.uses_noise, 2, "noise level", "(shot, read) coefficients"),
+        }
+        args = {}
+        for key, (need, size, what, values) in needs.items():
+            if not need:
+                continue
+            if meta.get(key) is None:
                 raise ValueError(
-                    f"{self.path} is conditioned on white balance: it needs each sample's gains "
+                    f"{self.path} is conditioned on the {what}: it needs each sample's {values} "
                     "(run it on a dataset sample)"
                 )
-            wb = torch.as_tensor(np.asarray(meta["wb"], dtype=np.float32)).reshape(1, 3)
-        inp = self.adapter(x, wb=wb)
+            args[key] = torch.as_tensor(np.asarray(meta[key], dtype=np.float32)).reshape(1, size)
+        inp = self.adapter(x, **args)
         return self.model(inp["packed"], inp["mosaic"])
 
     def __call__(
@@ -104,7 +111,7 @@ class CheckpointModel:
     ) -> np.ndarray:
         """(H, W) RAW codes with levels black / white -> (H', W', 3) float64 in [0, 1] (sRGB,
         or linear for the linear task); ``meta``: the sample's ``wb`` gains for a model
-        conditioned on them."""
+        conditioned on them, ``noise`` its ``(shot, read)`` for one conditioned on the noise."""
         with torch.inference_mode():
             out = self._forward(self._input(raw, black, white), meta)
         return out[0].clamp(0, 1).permute(1, 2, 0).double().numpy()
@@ -113,7 +120,7 @@ class CheckpointModel:
         """Parameters, MACs (FLOPs / 2, torch.utils.flop_counter) and median CPU latency of a
         forward pass on ``raw``: the keys of :attr:`cfasim.eval.report.EvaluationReport.models`."""
         x = self._input(raw, black, white)
-        meta = {"wb": np.ones(3)}  # the cost does not depend on the gains' values
+        meta = {"wb": np.ones(3), "noise": np.zeros(2)}  # the cost does not depend on them
         with torch.inference_mode():
             with FlopCounterMode(display=False) as counter:
                 out = self._forward(x, meta)

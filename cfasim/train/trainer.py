@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from cfasim.data.reader import open_dataset
 from cfasim.errors import CheckpointError, ConfigError
@@ -273,6 +274,7 @@ class Trainer:
             convention=spec.input_convention,
             condition=spec.condition,
         )
+        self._check_condition(spec.condition)
         channels = CLEAN_CHANNELS if self.model_input == "clean" else self.adapter.in_channels
         self.model, self.model_spec = model_with_inputs(
             {"name": spec.name, "args": spec.args}, channels
@@ -286,6 +288,18 @@ class Trainer:
         if len(self.val_set):
             side = self.config.data.val_crop or min(self.val_set.height, self.val_set.width)
             self._check_sizes(side, self.val_set.scale, what="data.val_crop")
+
+    def _check_condition(self, condition: str) -> None:
+        """A conditioned model needs the metadata stored for every sample it trains on."""
+        needs = {"white balance": self.adapter.uses_wb, "noise levels": self.adapter.uses_noise}
+        for name, ds in (("train", self.train_set), ("validation", self.val_set)):
+            missing = [what for what, need in needs.items() if need and not ds.stores(what)]
+            if missing:
+                raise ConfigError(
+                    f"model.condition = {condition!r} needs every sample's "
+                    f"{' and '.join(missing)}; the {name} split of {ds.path} does not store them "
+                    '(captured pairs?): use model.condition = "none"'
+                )
 
     def _set_up_losses(self) -> None:
         """The ground-truth loss and, with ``distill.mode``, the teacher and its distiller."""
@@ -395,13 +409,15 @@ class Trainer:
     def _student_args(self, batch):
         if self.model_input == "clean":
             return (clean_to_s2d(batch["clean"].to(self.device)),)
-        inp = self.adapter(batch["raw"].to(self.device), wb=batch.get("wb"))
+        raw = batch["raw"].to(self.device)
+        inp = self.adapter(raw, wb=batch.get("wb"), noise=batch.get("noise"))
         return inp["packed"], inp["mosaic"]
 
     def _teacher_args(self, batch, teacher_input):
         if teacher_input == "clean":
             return (clean_to_s2d(batch["clean"].to(self.device)),)
-        inp = self.teacher_adapter(batch["raw"].to(self.device), wb=batch.get("wb"))
+        raw = batch["raw"].to(self.device)
+        inp = self.teacher_adapter(raw, wb=batch.get("wb"), noise=batch.get("noise"))
         return inp["packed"], inp["mosaic"]
 
     # -- checkpoints --
@@ -528,10 +544,14 @@ class Trainer:
         t0 = time.perf_counter()
         batches = self._batches()
         last = {}
+        counted = False
         while self.step < self.steps:
             if stop_after is not None and self.step >= stop_after:
                 return last
-            last = self.train_step(next(batches))
+            if counted:
+                last = self.train_step(next(batches))
+            else:
+                last, counted = self._counted_step(next(batches)), True
             final = self.step == self.steps
             if self.step % tcfg.log_every == 0 or final:
                 self._log_step(last, time.perf_counter() - t0)
@@ -545,6 +565,25 @@ class Trainer:
 
             plot_run(self)
         return last
+
+    def _counted_step(self, batch) -> dict[str, float]:
+        """:meth:`train_step`, counting its FLOPs (``torch.utils.flop_counter``: convolutions and
+        matrix products of the student's forward and backward pass, the teacher's forward pass
+        and the distillation adapters; element-wise ops and the optimiser are not counted).
+
+        The count, times the number of processes, is recorded as ``train_flops_per_step`` in
+        OUT/metrics.jsonl: a run's training compute is that times its steps, which is how
+        budgets of runs with and without a teacher are compared (docs/training.md).
+        """
+        with FlopCounterMode(display=False) as counter:
+            losses = self.train_step(batch)
+        self.flops_per_step = int(counter.get_total_flops()) * self.world
+        self._metric({"step": self.step, "train_flops_per_step": self.flops_per_step})
+        self.log(
+            f"training compute: {self.flops_per_step / 1e9:.2f} GFLOP per step, "
+            f"{self.flops_per_step * self.steps / 1e12:.2f} TFLOP for {self.steps} steps"
+        )
+        return losses
 
     def _log_step(self, losses: dict, elapsed: float) -> None:
         """Record and print the losses, learning rate and time of this step."""

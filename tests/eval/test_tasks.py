@@ -103,32 +103,73 @@ def test_white_balance_conditioning_balances_the_mosaic_before_packing():
         adapter(torch.from_numpy(raw))
 
 
-def test_a_wb_conditioned_model_gets_the_true_gains_in_evaluate(clean_store, tmp_path):
+def test_noise_conditioning_appends_the_noise_sigma_map_packed_like_the_mosaic():
+    """The map is sqrt(max(shot x, 0) + read) of the normalised mosaic x (below black: read
+    only), scaled by the site's gain when the mosaic is balanced too; after the masks."""
+    torch = pytest.importorskip("torch")
+    from cfasim.cfa import get_pattern
+    from cfasim.train.cfa_adapter import CFAAdapter
+
+    pattern = get_pattern("nona")
+    raw = np.random.default_rng(1).integers(0, 1024, (2, 12, 12)).astype(np.float32)
+    wb = np.array([[2.0, 1.0, 1.5], [1.2, 0.9, 3.0]], dtype=np.float32)
+    noise = np.array([[1e-2, 1e-4], [5e-4, 0.0]], dtype=np.float32)
+    idx = pattern.color_index(12, 12)
+    for condition in ("noise", "wb+noise"):
+        adapter = CFAAdapter(pattern, normalize=(64, 1023), with_mask=True, condition=condition)
+        assert adapter.in_channels == 4 * 5
+        got = adapter(torch.from_numpy(raw), wb=torch.from_numpy(wb),
+                      noise=torch.from_numpy(noise))["packed"].numpy()  # fmt: skip
+        for n in range(2):
+            x = (raw[n].astype(np.float64) - 64) / 959
+            sigma = np.sqrt(np.maximum(noise[n, 0] * x, 0) + noise[n, 1])
+            gain = wb[n][idx] if condition == "wb+noise" else 1.0
+            np.testing.assert_allclose(got[n, :4], pattern.pack_planes(x * gain).transpose(2, 0, 1),
+                                       rtol=1e-5, atol=1e-7)  # fmt: skip
+            want = pattern.pack_planes(sigma * gain).transpose(2, 0, 1)
+            np.testing.assert_allclose(got[n, 16:], want, rtol=1e-5, atol=1e-8)
+        with pytest.raises(ValueError, match="pass noise"):
+            adapter(torch.from_numpy(raw), wb=torch.from_numpy(wb))
+        with pytest.raises(ValueError, match="non-negative"):
+            adapter(torch.from_numpy(raw), wb=torch.from_numpy(wb), noise=-torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("condition", ["wb", "wb+noise"])
+def test_a_conditioned_model_gets_the_true_metadata_in_evaluate(clean_store, tmp_path, condition):
     pytest.importorskip("torch")
     from cfasim.train.predict import CheckpointModel
 
     train = run_cli("train", "--dataset", clean_store, "--steps", "2", "--out", tmp_path / "t",
-                    "--set", 'data.task="linear"', "--set", 'model.condition="wb"',
+                    "--set", 'data.task="linear"', "--set", f'model.condition="{condition}"',
                     "--set", 'data.val_split="test"', "--set", "data.batch_size=2",
                     "--set", "model.args={ widths = [4, 8] }", "--set", "data.crop=24",
                     "--set", "data.val_crop=24")  # fmt: skip
     assert train.exit_code == 0, train.output
     model = CheckpointModel(tmp_path / "t" / "model.pt")
+    assert model.condition == condition
     report = E.evaluate(clean_store, baselines=[], models=[model], task="linear", limit=2,
                         figure_crops=0)  # fmt: skip
     split = open_dataset(clean_store)["test"]
     for i in range(2):
         item, p = split[i], split.params(i)
         gains = np.array([p.red_gain, 1.0, p.blue_gain]) * p.digital_gain
-        out = model(item["raw"], 64, 1023, meta={"wb": gains})
+        meta = {"wb": gains, "noise": (item["shot_noise"], item["read_noise"])}
+        out = model(item["raw"], 64, 1023, meta=meta)
         target = balanced_linear(item["clean"], gains)
         got = report.methods["t"]["per_sample"]["psnr"][i]
         assert got == pytest.approx(psnr(out, target[: out.shape[0], : out.shape[1]]))
-    with pytest.raises(ValueError, match="conditioned on white balance"):
+        if condition == "wb+noise":  # the noise levels reach the model: other levels, other output
+            louder = model(item["raw"], 64, 1023, meta={**meta, "noise": (0.05, 1e-3)})
+            assert np.abs(louder - out).max() > 1e-6
+    with pytest.raises(ValueError, match="conditioned on the white balance"):
         model(split[0]["raw"], 64, 1023)
+    if condition == "wb+noise":
+        with pytest.raises(ValueError, match="conditioned on the noise level"):
+            model(split[0]["raw"], 64, 1023, meta={"wb": np.ones(3)})
     exported = run_cli("export", tmp_path / "t" / "model.pt", tmp_path / "exp")
-    assert (
-        exported.exit_code != 0 and "conditioned on each sample's white balance" in exported.output
+    assert exported.exit_code != 0
+    assert f"conditioned on each sample's metadata (model.condition = '{condition}')" in (
+        exported.output
     )
 
 

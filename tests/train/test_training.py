@@ -462,3 +462,51 @@ def test_seeds_train_one_run_each_and_report_the_spread(tmp_path):
     assert both.exit_code != 0 and "not both" in both.output
     bad = run_cli(*common, "--seeds", "0,a", "--out", tmp_path / "x")
     assert bad.exit_code != 0 and "comma-separated integers" in bad.output
+
+
+def test_conditioning_on_metadata_captured_pairs_lack_is_refused(zrr_root, tmp_path):
+    from cfasim.testing.fixtures import run_cli
+
+    store = tmp_path / "zrr.zarr"
+    run_cli("generate", "--source-kind", "zurich", "--source", zrr_root, "--patch", 16,
+            "--out", store)  # fmt: skip
+    for condition, what in (("noise", "noise levels"), ("wb+noise", "white balance and noise")):
+        cfg = config(store, tmp_path / condition, f'model.condition="{condition}"',
+                     "data.crop=16", 'data.val_split="test"')  # fmt: skip
+        with pytest.raises(ConfigError, match=f"needs every sample's {what}"):
+            Trainer(cfg, log=lambda *a: None)
+
+
+def test_training_compute_is_recorded_and_counts_the_teachers_forward(store, tmp_path):
+    """train_flops_per_step: the student's forward + backward (about 3x its forward: the first
+    layer needs no input gradient), plus, distilled, the frozen teacher's forward and the 1x1
+    adapters (forward, input and weight gradients: 3x their forward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def recorded(out):
+        lines = (out / "metrics.jsonl").read_text().splitlines()
+        return [json.loads(ln) for ln in lines if "train_flops_per_step" in ln]
+
+    def forward_flops(fn):
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            fn()
+        return counter.get_total_flops()
+
+    teacher = train(config(store, tmp_path / "t", "model.input=clean", "train.steps=1"),
+                    log=lambda *a: None)  # fmt: skip
+    plain = train(config(store, tmp_path / "p", "train.steps=2"), log=lambda *a: None)
+    hetero = train(config(store, tmp_path / "h", "train.steps=2", "distill.mode=heterogeneous",
+                          distill__teacher=str(tmp_path / "t" / "model.pt")),
+                   log=lambda *a: None)  # fmt: skip
+    assert [r["step"] for r in recorded(tmp_path / "p")] == [1]  # once, on the first step
+    per_step = recorded(tmp_path / "p")[0]["train_flops_per_step"]
+    assert per_step == plain.flops_per_step
+    batch = next(hetero._batches())  # with the clean images the teacher takes
+    student = forward_flops(lambda: plain.model(*plain._student_args(batch)))
+    assert 2.5 * student < per_step <= 3 * student
+    teacher_fwd = forward_flops(lambda: teacher.model(*hetero._teacher_args(batch, "clean")))
+    h = recorded(tmp_path / "h")[0]["train_flops_per_step"]
+    adapters = h - per_step - teacher_fwd
+    assert 0 < adapters < 0.05 * per_step
+    channels = sum(a.weight.numel() for a in hetero.distiller.adapters.values())
+    assert adapters % (2 * channels) == 0  # 1x1 convs: 2 FLOPs per weight and pixel, 3 passes
