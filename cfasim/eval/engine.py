@@ -278,8 +278,10 @@ def _outputs(run: _Run, s: _Sample, latency_repeats: int) -> dict[str, np.ndarra
     on the first sample it sees."""
     noise = (float(s.item["shot_noise"]), float(s.item["read_noise"]))
     args = (run.pattern, s.params, s.black, s.white, run.scale, run.white_balance)
+    denoised = {}  # the nlm+ pipelines share one denoised mosaic
     outputs = {
-        b: render_baseline(b, s.raw, *args, noise=noise, task=run.task) for b in run.baselines
+        b: render_baseline(b, s.raw, *args, noise=noise, task=run.task, denoised=denoised)
+        for b in run.baselines
     }
     for label, model in run.models.items():
         if getattr(model, "condition", "none") != "none":  # the truth, as baselines are given

@@ -22,6 +22,7 @@ def render_baseline(
     white_balance: bool = True,
     noise: tuple[float, float] | None = None,
     task: str = "srgb",
+    denoised: dict | None = None,
 ) -> np.ndarray:
     """(H, W) RAW codes -> (s*H, s*W, 3) display sRGB in [0, 1] with baseline ``name``.
 
@@ -39,7 +40,8 @@ def render_baseline(
 
     ``nlm+NAME`` denoises the normalised mosaic first (before any white balance, where its
     noise variance is ``shot * x + read``) with ``noise`` = (shot, read), the true levels
-    (:func:`cfasim.eval.baselines.denoise_nlm`).
+    (:func:`cfasim.eval.baselines.denoise_nlm`). ``denoised``: a dict kept for one sample, so
+    that several ``nlm+`` pipelines of the sample denoise it once.
 
     ``task="linear"``: the output is the white-balanced linear camera RGB
     (:func:`cfasim.isp.render.balanced_linear` with the true gains) instead of sRGB.
@@ -49,7 +51,10 @@ def render_baseline(
         B.check_baseline(name, pattern)
         if noise is None or not all(np.isfinite(noise)):
             raise ValueError(f"{name} needs the sample's noise level, which this data lacks")
-        lin, name = B.denoise_nlm(lin, pattern, *noise), name.removeprefix(B.DENOISE_PREFIX)
+        cache = {} if denoised is None else denoised
+        if "nlm" not in cache:
+            cache["nlm"] = B.denoise_nlm(lin, pattern, *noise)
+        lin, name = cache["nlm"], name.removeprefix(B.DENOISE_PREFIX)
     if params is None:  # a captured pair: no camera ISP to render with
         return upscale(render_without_isp(B.demosaic(name, lin, pattern)), scale)
     if white_balance:

@@ -204,3 +204,31 @@ def test_the_variance_stabilised_denoiser_sees_unit_noise_and_keeps_clean_data()
         B.demosaic("nlm+tent", mosaic, pattern)
     with pytest.raises(ValueError, match="unknown baseline"):
         B.demosaic("nlm+ahd", mosaic, pattern)
+
+
+def test_denoised_pipelines_of_a_sample_denoise_it_once(tmp_path, monkeypatch):
+    """evaluate's nlm+ pipelines share one denoised mosaic per sample, with the same outputs
+    as each pipeline rendered on its own."""
+    from cfasim.data.reader import open_dataset
+    from cfasim.eval import engine as E
+    from cfasim.eval.rendering import render_baseline
+    from cfasim.testing.fixtures import build_store
+
+    store = build_store(tmp_path / "q.zarr", pattern="quad", count=3, patch=32,
+                        noise="shot=1e-2,read=1e-4", splits=(0, 0, 1))  # fmt: skip
+    names = ["nlm+binning", "nlm+remosaic_ed_menon"]
+    calls = []
+    real = B.denoise_nlm
+    monkeypatch.setattr(B, "denoise_nlm", lambda *a: calls.append(1) or real(*a))
+    report = E.evaluate(store, baselines=names, figure_crops=0)
+    assert len(calls) == 3  # once per sample, not once per pipeline
+    ds = open_dataset(store)
+    split = ds["test"]
+    for i in range(3):
+        item, p = split[i], split.params(i)
+        noise = (item["shot_noise"], item["read_noise"])
+        for name in names:
+            alone = render_baseline(name, item["raw"], ds.pattern, p, item["black_level"],
+                                    item["white_level"], noise=noise)  # fmt: skip
+            want = psnr(alone, item["target"] / 255.0)
+            assert report.methods[name]["per_sample"]["psnr"][i] == pytest.approx(want, rel=1e-9)
