@@ -1,0 +1,95 @@
+"""Training-loader throughput: random crops/s of `cfasim.train.data.CFADataset` through a
+torch DataLoader, for 0 and 2 workers, with and without the clean image, from a local path and
+from an fsspec URL (``file://``, the remote code path without a network).
+
+    python benchmarks/bench_loader.py [--store S.zarr] [--crop 256] [--batches 40] [--repeats 3]
+
+Without ``--store`` a Quad store (128 samples of 288x288, ``--clean``) is generated in a
+temporary folder. Every crop is augmented (flips / rotations) as in training and drawn by the
+shard-aware sampler. Prints the CPU, the load average and a Markdown table of medians with the
+ratio against the first row (0 workers, local, no clean), measured in the same process.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from cfasim.pipeline import GenerateConfig, build, plan
+from cfasim.train.data import CFADataset, ShardAwareSampler
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def crops_per_second(path, crop, workers, clean, batches, batch_size, storage_options):
+    """Crops/s of one pass over ``batches`` batches (the workers' start-up included)."""
+    ds = CFADataset(path, "train", crop=crop, augment=True, with_clean=clean,
+                    storage_options=storage_options)  # fmt: skip
+    sampler = ShardAwareSampler(ds, batch_size, shuffle=True, seed=0, drop_last=True)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=workers)
+    t0, n, epoch = time.perf_counter(), 0, 0
+    while n < batches:
+        for batch in loader:
+            n += 1
+            if batch["raw"].shape[-1] != crop:
+                raise RuntimeError(f"got crops of {tuple(batch['raw'].shape)}, not {crop}")
+            if n == batches:
+                break
+        epoch += 1
+        ds.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+    return batches * batch_size / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", type=Path, help="an existing store (default: a temporary one)")
+    ap.add_argument("--crop", type=int, default=256)
+    ap.add_argument("--batches", type=int, default=40)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", default="0,2")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = args.store
+        if store is None:
+            store = Path(tmp) / "quad.zarr"
+            cfg = GenerateConfig(pattern="quad", count=128, patch=288, clean=True).validated()
+            build(plan(cfg), store, workers=1, progress=False)
+        store = store.resolve()
+        print(f"# loader: {store.name}, crop {args.crop}, batch {args.batch_size}, "
+              f"{args.batches} batches; {cpu_model()}, {os.cpu_count()} CPUs, "
+              f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
+        print("| source | workers | clean | median crops/s | vs first row |")
+        print("|---|---|---|---|---|")
+        base = None
+        for source, path, options in (
+            ("local", store, None),
+            ("file:// URL", f"file://{store}", {}),
+        ):
+            for workers in (int(w) for w in args.workers.split(",")):
+                for clean in (False, True):
+                    settings = (args.crop, workers, clean, args.batches, args.batch_size, options)
+                    rate = statistics.median(
+                        crops_per_second(path, *settings) for _ in range(args.repeats)
+                    )
+                    base = base or rate
+                    print(f"| {source} | {workers} | {'yes' if clean else 'no'} | {rate:.0f} | "
+                          f"{rate / base:.2f}x |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
