@@ -147,7 +147,9 @@ class CFADataset(Dataset):
         Passed to :func:`~cfasim.store.status.open_store` for remote stores (fsspec).
 
     Items are dicts: ``raw`` (h, w) uint16 RAW codes, ``target`` (3, s*h, s*w) float32 sRGB in
-    [0, 1], ``clean`` (3, h, w) float32 (with ``with_clean``) and ``index`` (int). ``s`` is the
+    [0, 1], ``clean`` (3, h, w) float32 (with ``with_clean``), ``wb`` (3,) the channel gains
+    times the digital gain and ``noise`` (2,) the shot and read coefficients (NaN where not
+    stored: captured pairs), and ``index`` (int). ``s`` is the
     split's ``scale`` attribute (default 1). Normalising the RAW codes is the job of
     :class:`cfasim.train.cfa_adapter.CFAAdapter` (``black``, ``white`` here).
 
