@@ -22,6 +22,7 @@ import zarr
 
 from cfasim.cfa import CFAPattern
 from cfasim.errors import DatasetError, UnknownSplitError
+from cfasim.data.shard_read import SampleReader
 from cfasim.isp.steps import UnprocessParams
 from cfasim.sim.simulate import RawFormat
 from cfasim.store.fs import StoreFS
@@ -61,6 +62,9 @@ class CheckedArray:
     for its index (which zarr would read as zeros), or a chunk whose crc32c or compression
     does not decode, raises one :class:`DatasetError` naming the array, the samples and the
     shard file. Indexing is zarr's (the first axis is ``sample``); results are NumPy arrays.
+    A key that starts with one sample index reads that sample straight from its shard file
+    (:class:`~cfasim.data.shard_read.SampleReader`, the same values without zarr's per-read
+    overhead) when the array has cfasim's layout and ``fs`` is given.
 
     Parameters
     ----------
@@ -81,6 +85,7 @@ class CheckedArray:
         inner = np.prod(np.array(array.shards) // np.array(array.chunks)) if array.shards else 0
         self._min_bytes = max(1, 16 * int(inner))  # the shard index: 16 bytes per inner chunk
         self._checked: set[int] = set()
+        self._reader = SampleReader.for_array(array.metadata.to_dict(), fs, rel)
 
     def __len__(self) -> int:
         return int(self.shape[0])
@@ -129,7 +134,7 @@ class CheckedArray:
         for shard in shards:
             self._check_shard(shard)
         try:
-            return np.asarray(self.array[key])
+            return self._read(key, samples)
         except Exception as err:  # a crc32c mismatch or an undecodable chunk
             first = samples[0] if len(samples) else 0
             where = (
@@ -141,6 +146,15 @@ class CheckedArray:
                 f"{self.store}: {self.rel} {where} damaged (shard file {files}: "
                 f"{reason}); run cfasim validate {self.store}"
             ) from None
+
+    def _read(self, key, samples: range) -> np.ndarray:
+        """``array[key]``: one sample's key from its shard file directly, others by zarr."""
+        first = key[0] if isinstance(key, tuple) else key
+        if self._reader is None or not isinstance(first, int | np.integer):
+            return np.asarray(self.array[key])
+        rest = key[1:] if isinstance(key, tuple) else ()
+        out = self._reader.sample(samples[0])[rest]
+        return out if out.flags.writeable else np.array(out)
 
     def __repr__(self) -> str:
         return f"<CheckedArray {self.store}/{self.rel} {self.shape} {self.dtype}>"
