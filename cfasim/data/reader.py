@@ -21,8 +21,8 @@ import numpy as np
 import zarr
 
 from cfasim.cfa import CFAPattern
-from cfasim.errors import DatasetError, UnknownSplitError
 from cfasim.data.shard_read import SampleReader
+from cfasim.errors import DatasetError, UnknownSplitError
 from cfasim.isp.steps import UnprocessParams
 from cfasim.sim.simulate import RawFormat
 from cfasim.store.fs import StoreFS
