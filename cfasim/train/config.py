@@ -80,6 +80,7 @@ class DataSection:
     batch_size: int = at_least(1, 8)
     num_workers: int = at_least(0, 0)
     augment: bool = True
+    crops_per_sample: int = at_least(1, 1)  # random crops per decoded sample (CFADataset)
     val_crop: int | None = at_least(1, None)
     val_samples: int | None = at_least(1, None)
     task: Literal["srgb", "linear"] = "srgb"  # cfasim.isp.render.TASKS: the target to learn

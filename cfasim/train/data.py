@@ -145,11 +145,16 @@ class CFADataset(Dataset):
         ``--clean`` and scale 1).
     storage_options
         Passed to :func:`~cfasim.store.status.open_store` for remote stores (fsspec).
+    crops_per_sample
+        ``k``: items ``j`` and ``j + count``, ... ``j + (k-1) count`` are ``k`` independent
+        random crops of sample ``j`` (``len`` is ``k * count``). :class:`ShardAwareSampler`
+        puts them in the same batch and :meth:`__getitems__` decodes the sample once for them,
+        so a batch costs ``1 / k`` of the decoding (1, the default: every crop its own sample).
 
     Items are dicts: ``raw`` (h, w) uint16 RAW codes, ``target`` (3, s*h, s*w) float32 sRGB in
     [0, 1], ``clean`` (3, h, w) float32 (with ``with_clean``), ``wb`` (3,) the channel gains
     times the digital gain and ``noise`` (2,) the shot and read coefficients (NaN where not
-    stored: captured pairs), and ``index`` (int). ``s`` is the
+    stored: captured pairs), and ``index`` (int, the sample's). ``s`` is the
     split's ``scale`` attribute (default 1). Normalising the RAW codes is the job of
     :class:`cfasim.train.cfa_adapter.CFAAdapter` (``black``, ``white`` here).
 
@@ -176,6 +181,7 @@ class CFADataset(Dataset):
         seed: int = 0,
         storage_options: dict | None = None,
         task: str = "srgb",
+        crops_per_sample: int = 1,
     ):
         if task not in TASKS:
             raise DatasetError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
@@ -186,6 +192,9 @@ class CFADataset(Dataset):
         self.augment = bool(augment)
         self.with_clean = bool(with_clean)
         self.seed = int(seed)
+        self.crops_per_sample = int(crops_per_sample)
+        if self.crops_per_sample < 1:
+            raise DatasetError(f"crops_per_sample must be >= 1, got {crops_per_sample}")
         self.storage_options = storage_options
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._handles = None  # (pid, raw, target, clean) opened lazily per process
@@ -324,12 +333,13 @@ class CFADataset(Dataset):
         return index // self.shard_size
 
     def __len__(self) -> int:
-        return self.count
+        return self.count * self.crops_per_sample
 
     # -- items ----------------------------------------------------------------------------------
 
     def crop_params(self, index: int, epoch: int | None = None) -> tuple[int, int, str]:
-        """``(y0, x0, transform name)`` of item ``index`` (deterministic in seed, epoch, index).
+        """``(y0, x0, transform name)`` of item ``index`` (deterministic in seed, epoch, index;
+        a crop of sample ``index % count``).
 
         The item is ``transform(sample[y0:y0+n, x0:x0+n])`` (target: s times the coordinates).
         """
@@ -349,9 +359,9 @@ class CFADataset(Dataset):
     def _check_index(self, index) -> int:
         i = int(index)
         if i < 0:
-            i += self.count
-        if not 0 <= i < self.count:
-            raise IndexError(f"index {index} out of range for {self.count} samples")
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
         return i
 
     def _arrays(self):
@@ -372,26 +382,53 @@ class CFADataset(Dataset):
         return self._handles[1:]
 
     def __getitem__(self, index) -> dict:
-        index = self._check_index(index)
-        raw_arr, target_arr, clean_arr = self._arrays()
+        return self._item(self._check_index(index), None)
+
+    def __getitems__(self, indices) -> list[dict]:
+        """Items of a batch (what a DataLoader worker asks for): each sample is decoded once
+        for all its crops in the batch (see ``crops_per_sample``)."""
+        indices = [self._check_index(i) for i in indices]
+        repeated = len({i % self.count for i in indices}) < len(indices)
+        decoded = {} if repeated else None
+        return [self._item(i, decoded) for i in indices]
+
+    def _item(self, index: int, decoded: dict | None) -> dict:
+        """Item ``index``; with ``decoded`` (a dict), whole samples are decoded once into it
+        and cropped from there."""
+        sample = index % self.count
         y0, x0, name = self.crop_params(index)
         t = _BY_NAME[name]
         ch, cw = (self.height, self.width) if self.crop is None else (self.crop, self.crop)
         s = self.scale
-        raw = raw_arr[index, y0 : y0 + ch, x0 : x0 + cw]
+        raw, target, clean = self._read(sample, decoded)
+        raw = raw[y0 : y0 + ch, x0 : x0 + cw]
         item = {"raw": torch.from_numpy(np.ascontiguousarray(t.apply(raw)))}
-        clean = None if clean_arr is None else clean_arr[index, y0 : y0 + ch, x0 : x0 + cw]
+        clean = None if clean is None else clean[y0 : y0 + ch, x0 : x0 + cw]
         if self.task == "linear":
-            item["target"] = _chw(t.apply(balanced_linear(clean, self._gains[index])), 1.0)
+            item["target"] = _chw(t.apply(balanced_linear(clean, self._gains[sample])), 1.0)
         else:
-            target = target_arr[index, s * y0 : s * (y0 + ch), s * x0 : s * (x0 + cw)]
+            target = target[s * y0 : s * (y0 + ch), s * x0 : s * (x0 + cw)]
             item["target"] = _chw(t.apply(target), 1 / 255)
         if self.with_clean:
             item["clean"] = _chw(t.apply(clean), 1.0)
-        item["wb"] = torch.from_numpy(self._gains[index].astype(np.float32))
-        item["noise"] = torch.from_numpy(self._noise[index].astype(np.float32))
-        item["index"] = index
+        item["wb"] = torch.from_numpy(self._gains[sample].astype(np.float32))
+        item["noise"] = torch.from_numpy(self._noise[sample].astype(np.float32))
+        item["index"] = sample
         return item
+
+    def _read(self, sample: int, decoded: dict | None):
+        """(raw, target, clean or None) of a whole sample, from ``decoded`` when there."""
+        if decoded is not None and sample in decoded:
+            return decoded[sample]
+        arrays = self._arrays()
+        target_needed = self.task != "linear"
+        read = tuple(
+            None if a is None or (a is arrays[1] and not target_needed) else a[sample]
+            for a in arrays
+        )
+        if decoded is not None:
+            decoded[sample] = read
+        return read
 
     # -- pickling -------------------------------------------------------------------------------
 
@@ -444,7 +481,9 @@ class ShardAwareSampler(Sampler[list[int]]):
     Every epoch the shards (runs of ``dataset.shard_size`` samples along ``sample``) are put in a
     random order and the samples of each shard are shuffled; the concatenated order is cut into
     consecutive batches, so a batch spans at most two shards (one when ``batch_size`` divides the
-    shard size). Batches are dealt round-robin to the ranks (batch ``j`` goes to rank
+    shard size). The ``k`` crops of a sample of a dataset with ``crops_per_sample = k`` are
+    consecutive, so they share a batch when ``k`` divides ``batch_size``, and ``n`` counts
+    items (crops). Batches are dealt round-robin to the ranks (batch ``j`` goes to rank
     ``j % world_size``), so ranks get disjoint samples. Use as
     ``DataLoader(dataset, batch_sampler=sampler)`` and call :meth:`set_epoch` (or
     :func:`set_epoch`) before each epoch.
@@ -493,7 +532,9 @@ class ShardAwareSampler(Sampler[list[int]]):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"need 0 <= rank < world_size, got rank {rank}, world {world_size}")
-        self.n = len(dataset)
+        self.n = len(dataset)  # items: samples times the dataset's crops_per_sample
+        self.crops_per_sample = int(getattr(dataset, "crops_per_sample", 1) or 1)
+        self.samples = self.n // self.crops_per_sample
         self.shard_size = int(shard_size or getattr(dataset, "shard_size", 1) or 1)
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -513,15 +554,20 @@ class ShardAwareSampler(Sampler[list[int]]):
         return -(-self.n // per_round)
 
     def order(self) -> np.ndarray:
-        """This epoch's sample order over all ranks (shard order, then within shards)."""
-        starts = np.arange(0, self.n, self.shard_size)
+        """This epoch's item order over all ranks (shard order, then samples within shards;
+        the ``k`` crops of a sample, items ``i, i + samples, ...``, next to each other)."""
+        n = self.samples
         if not self.shuffle:
-            return np.arange(self.n)
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, 0x5A4D]))
-        parts = []
-        for s in rng.permutation(starts):
-            parts.append(s + rng.permutation(min(self.shard_size, self.n - s)))
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            order = np.arange(n)
+        else:
+            starts = np.arange(0, n, self.shard_size)
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, 0x5A4D]))
+            parts = [
+                s + rng.permutation(min(self.shard_size, n - s)) for s in rng.permutation(starts)
+            ]
+            order = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        k = self.crops_per_sample
+        return (order[:, None] + n * np.arange(k)).ravel() if k > 1 else order
 
     def batches(self) -> list[list[int]]:
         """All batches of this epoch over all ranks; batch ``j`` goes to rank ``j % world``."""

@@ -248,6 +248,7 @@ class Trainer:
             with_clean=clean,
             seed=self.config.train.seed,
             task=data.task,
+            crops_per_sample=data.crops_per_sample,
         )
         self.val_set = CFADataset(
             data.dataset,
@@ -337,7 +338,7 @@ class Trainer:
         )
         if len(self.sampler) == 0:
             raise ConfigError(
-                f"split {data.train_split!r} has {len(self.train_set)} samples: not one batch "
+                f"split {data.train_split!r} has {self.train_set.count} samples: not one batch "
                 f"of {data.batch_size} per process; lower data.batch_size"
             )
 
@@ -538,7 +539,7 @@ class Trainer:
         tcfg = self.config.train
         self.log(
             f"model {self.model_spec['name']}: {count_parameters(self.model):,} parameters; "
-            f"{len(self.train_set)} training samples; {self.steps} steps on {self.device}"
+            f"{self.train_set.count} training samples; {self.steps} steps on {self.device}"
             + (f" x {self.world} processes" if self.world > 1 else "")
         )
         t0 = time.perf_counter()

@@ -500,3 +500,38 @@ def test_sampler_epochs_seeds_and_shard_locality(stores):
     assert all(len({real.shard_of(i) for i in b}) == 1 for r in batches for b in r)
     with pytest.raises(ValueError, match="rank"):
         ShardAwareSampler(ds, 4, rank=2, world_size=2)
+
+
+def test_several_crops_per_sample_share_a_batch_and_one_decode(stores, monkeypatch):
+    from cfasim.data.reader import CheckedArray
+
+    k, ds = 3, CFADataset(stores["nona"], crop=18, augment=True, crops_per_sample=3, seed=5)
+    assert len(ds) == k * ds.count == 30
+    stored = zarr.open_group(stores["nona"], mode="r")["train"]
+    # items j, j + 10, j + 20: independent crops of sample j, each the stored pixels
+    for j in (0, 7):
+        items = [ds[j + r * ds.count] for r in range(k)]
+        assert {it["index"] for it in items} == {j}
+        assert len({ds.crop_params(j + r * ds.count) for r in range(k)}) == k
+        for r, it in enumerate(items):
+            y0, x0, name = ds.crop_params(j + r * ds.count)
+            want = _BY_NAME[name].apply(stored["raw"][j, y0 : y0 + 18, x0 : x0 + 18])
+            np.testing.assert_array_equal(it["raw"].numpy(), want)
+    # the sampler keeps a sample's crops together and yields every item once per epoch
+    batches = ShardAwareSampler(ds, batch_size=6, seed=0).batches()
+    assert sorted(i for b in batches for i in b) == list(range(30))
+    assert all(len({i % ds.count for i in b}) == 2 for b in batches)
+    # a batch decodes each of its samples once, with the same items as one by one
+    reads = []
+    real = CheckedArray.__getitem__
+    monkeypatch.setattr(
+        CheckedArray, "__getitem__", lambda a, key: reads.append(key) or real(a, key)
+    )
+    ds._handles = None
+    got = ds.__getitems__(batches[0])
+    assert len(reads) == 2 * 2  # two samples, raw and target each
+    for item, i in zip(got, batches[0], strict=True):
+        want = ds[i]
+        assert all(torch.equal(item[key], want[key]) for key in ("raw", "target"))
+    with pytest.raises(DatasetError, match="crops_per_sample"):
+        CFADataset(stores["nona"], crops_per_sample=0)
