@@ -7,7 +7,7 @@ from an fsspec URL (``file://``, the remote code path without a network).
 Without ``--store`` a Quad store (128 samples of 288x288, ``--clean``) is generated in a
 temporary folder. Every crop is augmented (flips / rotations) as in training and drawn by the
 shard-aware sampler. Prints the CPU, the load average and a Markdown table of medians with the
-ratio against the first row (zarr's own reads, as before ``cfasim.data.shard_read``, 0 workers,
+ratio against the first row (zarr's own reads, as before ``cfasim.store.shard_files``, 0 workers,
 local, no clean), measured in the same process; ``crops per sample`` is
 ``data.crops_per_sample`` (several random crops of one decoded sample in a batch).
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from cfasim.data import shard_read
 from cfasim.pipeline import GenerateConfig, build, plan
+from cfasim.store import shard_files
 from cfasim.train.data import CFADataset, ShardAwareSampler
 
 
@@ -60,13 +60,13 @@ def crops_per_second(path, crop, workers, clean, per_sample, batches, batch_size
 
 @contextlib.contextmanager
 def zarr_reads():
-    """Every read through zarr (the reader before cfasim.data.shard_read), forked workers too."""
-    saved = shard_read.SampleReader.for_array
-    shard_read.SampleReader.for_array = classmethod(lambda cls, *a: None)
+    """Every read through zarr (the reader before cfasim.store.shard_files), forked workers too."""
+    saved = shard_files.ShardedArray.for_array
+    shard_files.ShardedArray.for_array = classmethod(lambda cls, *a: None)
     try:
         yield
     finally:
-        shard_read.SampleReader.for_array = saved
+        shard_files.ShardedArray.for_array = saved
 
 
 def main():

@@ -21,12 +21,12 @@ import numpy as np
 import zarr
 
 from cfasim.cfa import CFAPattern
-from cfasim.data.shard_read import SampleReader
 from cfasim.errors import DatasetError, UnknownSplitError
 from cfasim.isp.steps import UnprocessParams
 from cfasim.sim.simulate import RawFormat
 from cfasim.store.fs import StoreFS
 from cfasim.store.schema import META_ARRAYS, SPLITS, has_isp_params
+from cfasim.store.shard_files import ShardedArray
 from cfasim.store.status import open_store
 
 DATA_ARRAY_NAMES = ("raw", "target", "clean")
@@ -63,7 +63,7 @@ class CheckedArray:
     does not decode, raises one :class:`DatasetError` naming the array, the samples and the
     shard file. Indexing is zarr's (the first axis is ``sample``); results are NumPy arrays.
     A key that starts with one sample index reads that sample straight from its shard file
-    (:class:`~cfasim.data.shard_read.SampleReader`, the same values without zarr's per-read
+    (:class:`~cfasim.store.shard_files.ShardedArray`, the same values without zarr's per-read
     overhead) when the array has cfasim's layout and ``fs`` is given.
 
     Parameters
@@ -85,7 +85,7 @@ class CheckedArray:
         inner = np.prod(np.array(array.shards) // np.array(array.chunks)) if array.shards else 0
         self._min_bytes = max(1, 16 * int(inner))  # the shard index: 16 bytes per inner chunk
         self._checked: set[int] = set()
-        self._reader = SampleReader.for_array(array.metadata.to_dict(), fs, rel)
+        self._reader = ShardedArray.for_array(array.metadata.to_dict(), fs, rel)
 
     def __len__(self) -> int:
         return int(self.shape[0])

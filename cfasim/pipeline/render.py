@@ -10,7 +10,8 @@ from cfasim.isp.steps import UnprocessParams
 from cfasim.pipeline.planning import Plan
 from cfasim.pipeline.source_kinds import source_kind
 from cfasim.sim.noise import NoiseLevels
-from cfasim.store.fs import zarr_store
+from cfasim.store.fs import StoreFS, zarr_store
+from cfasim.store.shard_files import ShardedArray
 
 
 def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel: bool = False):
@@ -36,11 +37,21 @@ def render_shard(p: Plan, out: str, split: str, start: int, stop: int, parallel:
         if clean is not None:
             clean[i] = lin
     g = zarr.open_group(zarr_store(out), mode="r+")[split]
-    g["raw"][start:stop] = raw
-    g["target"][start:stop] = target
-    if clean is not None:
-        g["clean"][start:stop] = clean
+    for name, values in (("raw", raw), ("target", target), ("clean", clean)):
+        if values is not None:
+            write_shard(g[name], out, f"{split}/{name}", start, stop, values)
     return stop - start
+
+
+def write_shard(array: zarr.Array, out: str, rel: str, start: int, stop: int, values) -> None:
+    """Samples [start, stop) (one whole shard) of ``array``: encoded here and written as one
+    file (:mod:`cfasim.store.shard_files`, the bytes zarr would write), or by zarr for other
+    layouts."""
+    writer = ShardedArray.for_array(array.metadata.to_dict(), StoreFS(out), rel)
+    if writer is None or start % writer.per_shard:
+        array[start:stop] = values
+    else:
+        writer.write_shard(start // writer.per_shard, values)
 
 
 def _sample(p: Plan, m: dict, j: int, parallel: bool) -> dict:

@@ -119,11 +119,13 @@ class StoreFS:
         return self.read_bytes(rel).decode()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write a whole file (locally through a temporary file and a rename)."""
+        """Write a whole file, creating its folder (locally through a temporary file and a
+        rename)."""
         if self.url:
             self.fs.pipe_file(self._full(rel), data)
             return
         target = self.local / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".partial")
         tmp.write_bytes(data)
         os.replace(tmp, target)

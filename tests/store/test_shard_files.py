@@ -1,4 +1,4 @@
-"""SampleReader: whole samples read from shard files equal zarr's reads; other layouts go
+"""ShardedArray: whole samples read from shard files equal zarr's reads; other layouts go
 through zarr; damaged bytes fail loudly."""
 
 import numpy as np
@@ -7,9 +7,9 @@ import zarr
 from zarr.codecs import Crc32cCodec, GzipCodec
 
 from cfasim.data.reader import CheckedArray
-from cfasim.data.shard_read import SampleReader
 from cfasim.errors import DatasetError
 from cfasim.store.fs import StoreFS
+from cfasim.store.shard_files import ShardedArray
 from cfasim.testing.fixtures import build_store
 
 
@@ -29,7 +29,7 @@ def test_every_sample_of_every_data_array_equals_zarrs_read(store, url):
     assert group["raw"].shards[0] == 5 and group["raw"].shape[0] == 12
     for name in ("raw", "target", "clean"):
         array = group[name]
-        reader = SampleReader.for_array(array.metadata.to_dict(), fs, f"train/{name}")
+        reader = ShardedArray.for_array(array.metadata.to_dict(), fs, f"train/{name}")
         assert reader is not None, name
         for i in range(array.shape[0]):
             got = reader.sample(i)
@@ -57,7 +57,7 @@ def test_other_layouts_are_read_by_zarr(tmp_path):
     flat = g.create_array("flat", shape=values.shape, dtype="uint16", chunks=(1, 6, 6))
     for arr in (gz, flat):
         arr[...] = values
-        assert SampleReader.for_array(arr.metadata.to_dict(), fs, arr.path) is None
+        assert ShardedArray.for_array(arr.metadata.to_dict(), fs, arr.path) is None
         checked = CheckedArray(arr, str(tmp_path), arr.path, fs)
         np.testing.assert_array_equal(checked[3, 1:], values[3, 1:])
 
@@ -70,7 +70,7 @@ def test_a_chunk_the_shard_does_not_hold_reads_as_the_fill_value(tmp_path):
                          shards=(4, 6, 6), fill_value=7,
                          compressors=(BloscCodec(cname="zstd"), Crc32cCodec()))  # fmt: skip
     arr[1] = np.arange(36, dtype="uint16").reshape(6, 6)  # the others stay unwritten
-    reader = SampleReader.for_array(arr.metadata.to_dict(), StoreFS(tmp_path), "raw")
+    reader = ShardedArray.for_array(arr.metadata.to_dict(), StoreFS(tmp_path), "raw")
     for i in range(4):
         np.testing.assert_array_equal(reader.sample(i), arr[i])
     assert reader.sample(0).min() == reader.sample(0).max() == 7
@@ -87,7 +87,7 @@ def test_a_flipped_byte_fails_loudly_naming_the_sample(tmp_path, where):
     out = build_store(tmp_path / "q.zarr", pattern="quad", count=8, patch=16, shard_samples=4,
                       splits=(1.0, 0.0, 0.0))  # fmt: skip
     shard = out / "train" / "raw" / "c" / "1" / "0" / "0"  # samples 4..7
-    reader = SampleReader.for_array(
+    reader = ShardedArray.for_array(
         zarr.open_group(out, mode="r")["train"]["raw"].metadata.to_dict(), StoreFS(out),
         "train/raw")  # fmt: skip
     offset = int(reader._index(1)[2, 0]) + 5 if where == "chunk" else shard.stat().st_size - 20
@@ -97,3 +97,36 @@ def test_a_flipped_byte_fails_loudly_naming_the_sample(tmp_path, where):
     np.testing.assert_array_equal(arr[1].shape, (16, 16))  # shard 0 is intact
     with pytest.raises(DatasetError, match=r"train/raw sample 6 is damaged.*crc32c checksum"):
         arr[6]
+
+
+def test_written_shards_are_the_bytes_zarr_writes(tmp_path):
+    # every data array of cfasim's schema, a full and a partial shard (5 samples in shards of 3)
+    from cfasim.store import schema
+
+    rng = np.random.default_rng(0)
+    arrays = schema.DataArrays(5, 12, 12, scale=2, shard_samples=3, clean=True)
+    meta = {name: np.zeros((5, *tail), dtype) for name, (tail, dtype, *_) in
+            schema.META_ARRAYS.items()}  # fmt: skip
+    for where in ("zarr", "direct"):
+        root = zarr.open_group(tmp_path / where, mode="w")
+        schema.create_split(root, "train", arrays, meta)
+    values = {
+        "raw": rng.integers(0, 1024, (5, 12, 12)).astype("uint16"),
+        "target": rng.integers(0, 256, (5, 24, 24, 3)).astype("uint8"),
+        "clean": rng.random((5, 12, 12, 3)).astype("float16"),
+    }
+    fs = StoreFS(tmp_path / "direct")
+    for name, v in values.items():
+        zarr.open_group(tmp_path / "zarr", mode="r+")["train"][name][...] = v
+        meta = zarr.open_group(tmp_path / "direct", mode="r")["train"][name].metadata.to_dict()
+        files = ShardedArray.for_array(meta, fs, f"train/{name}")
+        files.write_shard(0, v[:3])
+        files.write_shard(1, v[3:])
+        for shard in (0, 1):
+            rel = files.shard_file(shard)
+            assert (tmp_path / "direct" / rel).read_bytes() == (
+                tmp_path / "zarr" / rel
+            ).read_bytes()
+            assert not list((tmp_path / "direct").rglob("*.partial"))
+        with pytest.raises(ValueError, match="holds 2 samples"):
+            files.encode_shard(1, v[:3])

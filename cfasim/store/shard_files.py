@@ -1,18 +1,24 @@
-"""One whole sample of a sharded cfasim array, read straight from its shard file.
+"""Whole samples of a sharded cfasim array, read from and written to its shard files directly.
 
 A cfasim data array (docs/dataset-format.md) is sharded along ``sample`` with one inner chunk
 per sample: ``sharding_indexed`` with inner codecs ``bytes`` (little-endian) -> ``blosc`` or
 ``zstd`` -> ``crc32c``, and the shard index (``bytes`` -> ``crc32c``) at the end of the file.
 Reading sample ``i`` through zarr costs about 2 ms of event-loop and indexing overhead around
-about 0.4 ms of decoding (docs/benchmarks.md, loader); :class:`SampleReader` does the same read
+about 0.4 ms of decoding (docs/benchmarks.md, loader); :class:`ShardedArray` does the same read
 with the codecs called directly: the shard's index read once (its crc32c checked), then one
 ranged read of the chunk, its crc32c checked, decompressed and viewed as an array.
 
 Only arrays whose metadata is exactly that layout are read this way
-(:func:`SampleReader.for_array` returns ``None`` otherwise, and callers use zarr); the values
+(:func:`ShardedArray.for_array` returns ``None`` otherwise, and callers use zarr); the values
 are those zarr returns, which the tests check on every data array of a store. A wrong checksum,
 an index or chunk that does not fit its file, or a chunk that does not decompress to one sample
 raises :class:`ValueError` with "checksum" or the reason in its message.
+
+:func:`write_shard` is the other direction, for the build's writers: a whole shard encoded in
+the calling thread with the codecs zarr itself calls (numcodecs' Blosc and Zstd with the
+array's codec configuration), chunks in order, the index at the end, and one file write; the
+bytes are those zarr writes for the same values (checked by the tests), so stores stay
+byte-identical while the encoding runs in the worker instead of zarr's I/O loop.
 """
 
 from __future__ import annotations
@@ -38,11 +44,20 @@ def _little_endian_bytes(codec: dict, itemsize: int) -> bool:
     return _name(codec) == "bytes" and (endian == "little" or (endian is None and itemsize == 1))
 
 
-def _decompressor(codec: dict):
-    """The decode function of a bytes-to-bytes compressor cfasim writes (None: another one)."""
-    import imagecodecs
+def _codec(codec: dict):
+    """The numcodecs codec zarr uses for a compressor cfasim writes (None: another one)."""
+    import numcodecs
 
-    return {"blosc": imagecodecs.blosc_decode, "zstd": imagecodecs.zstd_decode}.get(_name(codec))
+    conf = codec.get("configuration") or {}
+    if _name(codec) == "zstd":
+        return numcodecs.Zstd(level=conf.get("level", 0), checksum=conf.get("checksum", False))
+    if _name(codec) == "blosc":
+        shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[conf.get("shuffle", "noshuffle")]
+        return numcodecs.Blosc.from_config(
+            {"cname": conf["cname"], "clevel": conf["clevel"], "shuffle": shuffle,
+             "blocksize": conf.get("blocksize", 0), "typesize": conf.get("typesize", 1)}
+        )  # fmt: skip
+    return None
 
 
 def _checked(data: bytes, what: str) -> bytes:
@@ -52,8 +67,9 @@ def _checked(data: bytes, what: str) -> bytes:
     return data[:-4]
 
 
-class SampleReader:
-    """Whole samples of one sharded array (see the module docstring).
+class ShardedArray:
+    """The shard files of one array: whole samples read, whole shards written (see the module
+    docstring).
 
     Parameters
     ----------
@@ -65,8 +81,8 @@ class SampleReader:
         The array's path in the store, e.g. ``"train/raw"``.
     """
 
-    def __init__(self, meta: dict, fs, rel: str, decompress):
-        self.fs, self.rel, self.decompress = fs, rel, decompress
+    def __init__(self, meta: dict, fs, rel: str, codec):
+        self.fs, self.rel, self.codec = fs, rel, codec
         self.dtype = np.dtype(meta["data_type"]).newbyteorder("<")
         self.shape = tuple(int(v) for v in meta["shape"])
         self.per_shard = int(meta["chunk_grid"]["configuration"]["chunk_shape"][0])
@@ -77,8 +93,8 @@ class SampleReader:
         self._indexes: dict[int, np.ndarray] = {}
 
     @classmethod
-    def for_array(cls, meta: dict, fs, rel: str) -> SampleReader | None:
-        """A reader for the array of metadata ``meta``, or None when its layout is not
+    def for_array(cls, meta: dict, fs, rel: str) -> ShardedArray | None:
+        """The shard files of the array of metadata ``meta``, or None when its layout is not
         cfasim's one-sample-per-inner-chunk sharding (read those through zarr)."""
         try:
             shape = [int(v) for v in meta["shape"]]
@@ -103,10 +119,8 @@ class SampleReader:
             and _little_endian_bytes(index[0], 8)
             and _name(index[1]) == "crc32c"
         )
-        decompress = _decompressor(compressor)
-        if not layout or decompress is None:
-            return None
-        return cls(meta, fs, rel, decompress)
+        codec = _codec(compressor) if layout else None
+        return None if codec is None else cls(meta, fs, rel, codec)
 
     def shard_file(self, shard: int) -> str:
         """The store-relative file of a shard along ``sample``."""
@@ -147,9 +161,32 @@ class SampleReader:
             return self.fill
         rel = self.shard_file(shard)
         data = _checked(self._read(rel, offset, length), f"sample {i} of {rel}")
-        raw = self.decompress(data)
+        raw = self.codec.decode(data)
         if len(raw) != self.sample_bytes:
             raise ValueError(
                 f"sample {i} of {rel} decompressed to {len(raw)} bytes, not {self.sample_bytes}"
             )
         return np.frombuffer(raw, self.dtype).reshape(self.shape[1:])
+
+    def encode_shard(self, shard: int, values: np.ndarray) -> bytes:
+        """The bytes of shard ``shard`` holding ``values`` (its samples, in order)."""
+        held = min(self.per_shard, self.shape[0] - shard * self.per_shard)
+        if values.shape != (held, *self.shape[1:]):
+            raise ValueError(f"shard {shard} holds {held} samples, got {values.shape}")
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        index = np.full((self.per_shard, 2), _EMPTY, dtype="<u8")
+        parts, offset = [], 0
+        for j in range(held):
+            chunk = bytes(self.codec.encode(values[j].reshape(-1).view(np.uint8)))
+            chunk += _crc32c(chunk).to_bytes(4, "little")
+            parts.append(chunk)
+            index[j] = offset, len(chunk)
+            offset += len(chunk)
+        index_bytes = index.tobytes()
+        parts.append(index_bytes + _crc32c(index_bytes).to_bytes(4, "little"))
+        return b"".join(parts)
+
+    def write_shard(self, shard: int, values: np.ndarray) -> None:
+        """Write shard ``shard`` as one file (locally through a temporary file and a rename)."""
+        self.fs.write_bytes(self.shard_file(shard), self.encode_shard(shard, values))
+        self._indexes.pop(shard, None)
