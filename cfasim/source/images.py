@@ -282,17 +282,25 @@ def verify_source(path: str | os.PathLike[str], sha256: str | None) -> None:
 def _check_file(
     root: Path, rel: str, min_height: int, min_width: int
 ) -> SourceImage | tuple[str, str]:
-    """Decode one candidate: a :class:`SourceImage`, or ``(rel, reason)`` if it is skipped."""
+    """Check one candidate: a :class:`SourceImage`, or ``(rel, reason)`` if it is skipped.
+    PNG and TIFF files are decoded; a JPEG's frame header and end-of-image marker are read
+    without decoding it (the build decodes it, and a scan would double the decoding)."""
     try:
-        image = _decode(_read_bytes(root / rel))
+        data = _read_bytes(root / rel)
+        shape = _jpeg_shape(data) if data.startswith(_JPEG_MAGIC) else None
+        if shape is None:
+            image = _decode(data)
+            shape, bits = image.shape[:2], 8 * image.itemsize
+        else:
+            bits = 8
     except _UnsupportedImage as exc:
         return rel, f"unsupported: {_describe(exc)}"
     except Exception as exc:  # any decoder/OS failure means: skip this file
         return rel, f"unreadable: {_describe(exc)}"
-    height, width = image.shape[:2]
+    height, width = shape
     if height < min_height or width < min_width:
         return rel, f"too small: {height}x{width} < {min_height}x{min_width}"
-    return SourceImage(path=rel, height=height, width=width, bit_depth=8 * image.itemsize)
+    return SourceImage(path=rel, height=height, width=width, bit_depth=bits)
 
 
 def _describe(exc: BaseException) -> str:
@@ -331,42 +339,61 @@ def _decode_png(data: bytes) -> np.ndarray:
     return _to_rgb(image, alpha_channels=True, what="PNG")
 
 
-def _decode_jpeg(data: bytes) -> np.ndarray:
-    precision, complete = _jpeg_structure(data)
+def _jpeg_shape(data: bytes) -> tuple[int, int] | None:
+    """(height, width) of an 8-bit grey or colour JPEG from its frame header, None when the
+    header does not say (a height defined later by a DNL marker: decode it); raises like
+    :func:`_decode_jpeg` for a truncated, 12-bit or CMYK file."""
+    frame, complete = _jpeg_structure(data)
+    _check_jpeg_frame(frame, complete)
+    if frame is None or frame[1] == 0 or frame[3] not in (1, 3):
+        return None
+    return frame[1], frame[2]
+
+
+def _check_jpeg_frame(frame, complete: bool) -> None:
     if not complete:
         raise ValueError("truncated JPEG (no end-of-image marker)")
-    if precision is not None and precision != 8:
-        raise _UnsupportedImage(f"{precision}-bit JPEG (only 8-bit JPEG is supported)")
+    if frame is not None and frame[0] != 8:
+        raise _UnsupportedImage(f"{frame[0]}-bit JPEG (only 8-bit JPEG is supported)")
+    if frame is not None and frame[3] == 4:
+        raise _UnsupportedImage("CMYK/YCCK JPEG is not supported")
+
+
+def _decode_jpeg(data: bytes) -> np.ndarray:
+    _check_jpeg_frame(*_jpeg_structure(data))
     image = imagecodecs.jpeg8_decode(data)
     if image.ndim == 3 and image.shape[2] == 4:
         raise _UnsupportedImage("CMYK/YCCK JPEG is not supported")
     return _to_rgb(image, alpha_channels=False, what="JPEG")
 
 
-def _jpeg_structure(data: bytes) -> tuple[int | None, bool]:
-    """Sample precision of the first frame header (None if none seen) and whether an end-of-image
-    marker follows, walking the marker segments so that embedded thumbnails (inside APPn
-    segments) and data appended after the image are not mistaken for the end."""
-    precision = None
+def _jpeg_structure(data: bytes) -> tuple[tuple[int, int, int, int] | None, bool]:
+    """(precision, height, width, components) of the first frame header (None if none seen)
+    and whether an end-of-image marker follows, walking the marker segments so that embedded
+    thumbnails (inside APPn segments) and data appended after the image are not mistaken for
+    the end."""
+    frame = None
     pos = 2  # after SOI
     size = len(data)
     while True:
         match = _JPEG_MARKER.search(data, pos)
         if match is None:
-            return precision, False
+            return frame, False
         code = data[match.start() + 1]
         pos = match.end()
         if code == 0xD9:  # EOI
-            return precision, True
+            return frame, True
         if code in _JPEG_STANDALONE_CODES:
             continue
         if pos + 2 > size:
-            return precision, False
-        if code in _JPEG_SOF_CODES and precision is None and pos + 2 < size:
-            precision = data[pos + 2]
+            return frame, False
+        if code in _JPEG_SOF_CODES and frame is None and pos + 8 <= size:
+            head = data[pos + 2 : pos + 8]
+            frame = (head[0], int.from_bytes(head[1:3], "big"), int.from_bytes(head[3:5], "big"),
+                     head[5])  # fmt: skip
         pos += int.from_bytes(data[pos : pos + 2], "big")  # segment length includes itself
         if pos > size:
-            return precision, False
+            return frame, False
         # after SOS the search runs through the entropy-coded data to the next real marker
 
 

@@ -353,3 +353,26 @@ def test_scan_argument_checks(tmp_path):
 
 def test_image_suffixes_constant():
     assert IMAGE_SUFFIXES == (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+
+
+def test_scanning_reads_a_jpegs_header_without_decoding_it(tmp_path, monkeypatch):
+    """The build decodes each JPEG; the scan takes its size from the frame header (with the
+    end-of-image check), equal to the decoded size, for colour and grey."""
+    colour = imagecodecs.jpeg8_encode(smooth8(50, 70), level=90)
+    grey = imagecodecs.jpeg8_encode(np.ascontiguousarray(smooth8(36, 44)[..., 0]), level=90)
+    write(tmp_path / "c.jpg", colour)
+    write(tmp_path / "g.jpg", grey)
+    write(tmp_path / "cut.jpg", colour[:-100])
+    expected = {"c.jpg": (50, 70), "g.jpg": (36, 44)}
+    for name, shape in expected.items():
+        assert load_image(tmp_path / name).shape == (*shape, 3)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the scan decoded a JPEG")
+
+    monkeypatch.setattr(imagecodecs, "jpeg8_decode", no_decoding)
+    result = scan_folder(tmp_path, min_height=32, min_width=32)
+    assert {(i.path, i.height, i.width, i.bit_depth) for i in result.images} == {
+        (name, *shape, 8) for name, shape in expected.items()
+    }
+    assert [(p, r.split(":")[0]) for p, r in result.skipped] == [("cut.jpg", "unreadable")]
