@@ -7,7 +7,8 @@ Measured in one process, medians of ``--repeats`` runs:
 
 - the fused RAW kernel (``simulate_raw``, noise on, 2016x2016, 2 threads): the reference rate;
 - ``generate`` on built-in dead-leaves scenes (plan + Dask build + shard writes + card and
-  checksums), 1 and 2 threads (and, with ``--processes``, a 2-process ``LocalCluster``):
+  checksums), 1 and 2 threads (and, with ``--processes``, a ``LocalCluster`` of 1 and 2
+  single-threaded processes, with the scheduler's round trip for a no-op task):
   Mpx/s of RAW written, as a fraction of the kernel's rate and against 1 worker;
 - with ``--photos DIR`` (default: a folder of 16 JPEGs of 2048x1536 made from scikit-image's
   photos): decoding every JPEG once (``imagecodecs.jpeg8_decode``, what cfasim calls) against
@@ -19,6 +20,7 @@ Prints the CPU and the load average first: a loaded machine slows everything, th
 """
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -70,6 +72,26 @@ def build_seconds(cfg, tmp, repeats, workers, client=None):
         build(plan(cfg, workers=workers), out, workers=workers, progress=False, client=client)
 
     return median(once, repeats)
+
+
+@contextlib.contextmanager
+def local_cluster(processes: int):
+    """A client of a LocalCluster of ``processes`` single-threaded processes (0: None)."""
+    if not processes:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        yield client
+
+
+def task_overhead(client, n=2000) -> float:
+    """Seconds per no-op task submitted, run and gathered: the scheduler's cost per task."""
+    t0 = time.perf_counter()
+    client.gather(client.map(int, range(n), pure=False))
+    return (time.perf_counter() - t0) / n
 
 
 def make_photos(folder: Path, n=16) -> Path:
@@ -138,24 +160,19 @@ def main():
     print("| built-in scenes | median s | Mpx/s | vs kernel | vs 1 worker |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [("1 thread", 1, None), ("2 threads", 2, None)]
-        cluster = None
-        if args.processes:
-            from distributed import Client, LocalCluster
-
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)  # fmt: skip
-            rows.append(("2 processes", 2, Client(cluster)))
         base = None
-        for label, workers, client in rows:
-            t = build_seconds(cfg, tmp, args.repeats, workers, client)
+        for label, workers, processes in [("1 thread", 1, False), ("2 threads", 2, False)] + (
+            [("1 process", 1, True), ("2 processes", 2, True)] if args.processes else []
+        ):
+            with local_cluster(workers if processes else 0) as client:
+                t = build_seconds(cfg, tmp, args.repeats, workers, client)
+                overhead = task_overhead(client) if client is not None else None
             base = base or t
             rate = mpx / t
+            if overhead:
+                label += f" (no-op task: {overhead * 1e3:.2f} ms)"
             print(f"| {label} | {t:.2f} | {rate:.1f} | {rate / kernel:.0%} | {base / t:.2f}x |",
                   flush=True)  # fmt: skip
-        if cluster is not None:
-            rows[-1][2].close()
-            cluster.close()
         photos = args.photos or make_photos(Path(tmp) / "photos")
         files = sorted(photos.glob("*.jp*g"))
         decode = median(lambda: [imagecodecs.jpeg8_decode(f.read_bytes()) for f in files],
