@@ -79,6 +79,8 @@ class ShardedArray:
         File access to the store.
     rel : str
         The array's path in the store, e.g. ``"train/raw"``.
+    codec : numcodecs codec
+        The chunks' compressor; use :meth:`for_array`, which checks the layout and makes it.
     """
 
     def __init__(self, meta: dict, fs, rel: str, codec):
