@@ -329,8 +329,8 @@ class CFADataset(Dataset):
         self._epoch.fill_(int(epoch))
 
     def shard_of(self, index: int) -> int:
-        """Shard (along ``sample``) holding sample ``index``."""
-        return index // self.shard_size
+        """Shard (along ``sample``) holding item ``index`` (sample ``index % count``)."""
+        return index % max(self.count, 1) // self.shard_size
 
     def __len__(self) -> int:
         return self.count * self.crops_per_sample
@@ -420,11 +420,11 @@ class CFADataset(Dataset):
         """(raw, target, clean or None) of a whole sample, from ``decoded`` when there."""
         if decoded is not None and sample in decoded:
             return decoded[sample]
-        arrays = self._arrays()
-        target_needed = self.task != "linear"
-        read = tuple(
-            None if a is None or (a is arrays[1] and not target_needed) else a[sample]
-            for a in arrays
+        raw, target, clean = self._arrays()
+        read = (
+            raw[sample],
+            None if self.task == "linear" else target[sample],  # linear: the target is clean's
+            None if clean is None else clean[sample],
         )
         if decoded is not None:
             decoded[sample] = read

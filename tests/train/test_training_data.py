@@ -521,6 +521,7 @@ def test_several_crops_per_sample_share_a_batch_and_one_decode(stores, monkeypat
     batches = ShardAwareSampler(ds, batch_size=6, seed=0).batches()
     assert sorted(i for b in batches for i in b) == list(range(30))
     assert all(len({i % ds.count for i in b}) == 2 for b in batches)
+    assert all(len({ds.shard_of(i) for i in b}) <= 2 for b in batches)
     # a batch decodes each of its samples once, with the same items as one by one
     reads = []
     real = CheckedArray.__getitem__
