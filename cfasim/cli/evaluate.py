@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cfasim.cfa import get_pattern
 from cfasim.cli.group import PATH_OR_URL, main, require_torch
 from cfasim.errors import DatasetError
 from cfasim.isp.render import TASKS
@@ -61,6 +62,20 @@ from cfasim.isp.render import TASKS
     help="VGG-19 weights (a local torchvision-style .pth): adds the VGG distance of the public "
     "PyNET code (relu5_4 features, MSE; needs PyTorch).",
 )
+@click.option(
+    "--formats",
+    "figure_formats",
+    default="png",
+    show_default=True,
+    help="Figure formats, comma-separated from png, pdf, svg: pdf / svg add the crops grid "
+    "and the PSNR summary at a paper's column / text width (docs/evaluation.md).",
+)
+@click.option(
+    "--export-crops",
+    is_flag=True,
+    help="Also write every figure crop of every method as PNG files (native and enlarged) "
+    "under OUT/crops/, for subfigures.",
+)
 def evaluate(
     dataset,
     split,
@@ -74,11 +89,20 @@ def evaluate(
     white_balance,
     task,
     vgg_weights,
+    figure_formats,
+    export_crops,
 ):
     """Score classical baselines and trained models on a dataset: PSNR, SSIM, MS-SSIM,
     CIEDE2000, KLD/M4 for remosaics, model costs; writes a table, JSON and a figure."""
     from cfasim.eval.engine import evaluate as run_evaluation
+    from cfasim.figures import parse_formats
 
+    try:
+        figure_formats = parse_formats(figure_formats)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--formats") from None
+    if export_crops and not crops:
+        raise click.BadParameter("--export-crops needs --crops of at least 1", param_hint="--crops")
     if checkpoints:
         require_torch("evaluate --checkpoint")
     metrics = {}
@@ -105,15 +129,38 @@ def evaluate(
         )
     except (ValueError, KeyError, FileNotFoundError, DatasetError) as err:
         raise click.ClickException(str(err)) from None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = report.to_markdown()
-    (out_dir / "evaluation.md").write_text(table)
-    report.to_json(out_dir / "evaluation.json")
-    click.echo(table)
-    written = [out_dir / "evaluation.md", out_dir / "evaluation.json"]
-    if crops:
-        written.append(report.figure(out_dir / "evaluation.png"))
+    click.echo(report.to_markdown())
+    written = write_report(report, out_dir, figure_formats, export_crops)
     click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+def write_report(report, out_dir: Path, figure_formats, export_crops: bool) -> list[Path]:
+    """Write the report's files into ``out_dir``: ``evaluation.md``, ``.json``, ``.csv`` and
+    ``.tex`` (:mod:`cfasim.eval.tables`); with crops the pixel-exact ``evaluation.png`` (and
+    ``evaluation.pdf`` / ``.svg`` at text width for those formats); ``evaluation-summary.*``
+    (PSNR with its interval per method and noise group, at column width); with
+    ``export_crops`` the crops as PNG files under ``crops/``. Returns the paths written."""
+    from cfasim.eval import figures, tables
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "evaluation.md").write_text(report.to_markdown())
+    (out_dir / "evaluation.csv").write_text(tables.to_csv(report))
+    (out_dir / "evaluation.tex").write_text(tables.to_latex(report))
+    report.to_json(out_dir / "evaluation.json")
+    written = [out_dir / f"evaluation.{ext}" for ext in ("md", "json", "csv", "tex")]
+    if report.crops:
+        written.append(report.figure(out_dir / "evaluation.png"))
+        vector = [f for f in figure_formats if f != "png"]
+        if vector:
+            written += report.paper_figure(out_dir / "evaluation", vector)
+    if any("psnr" in m["per_sample"] for m in report.methods.values()):
+        written += figures.summary_figure(report, out_dir / "evaluation-summary", figure_formats)
+    if export_crops:
+        period = max(get_pattern(report.pattern).period)
+        crops_dir = out_dir / "crops"
+        figures.export_crops(report, crops_dir, period=period)
+        written.append(crops_dir)
+    return written
 
 
 def _checkpoint_models(checkpoints) -> list:

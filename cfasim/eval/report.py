@@ -56,6 +56,8 @@ FIGURE_MARGIN_PX = 4
 """Margin around each figure panel (pixels)."""
 FIGURE_DPI = 100
 """Resolution of the figure (pixels per inch): the figure is drawn pixel-exact."""
+FIGURE_FONT_PT = 7
+"""Font size of the figure's labels (points)."""
 
 
 @dataclass
@@ -401,30 +403,53 @@ class EvaluationReport:
         (:func:`cfasim.eval.crops.false_color_mosaic`), each method labelled with its name and
         crop PSNR, and the target. Pixel size: :meth:`figure_size`.
         """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._grid_figure(FIGURE_DPI, FIGURE_FONT_PT).savefig(
+            path, dpi=FIGURE_DPI, format="png", metadata={"Software": None}
+        )
+        return path
+
+    def paper_figure(self, stem, formats=("pdf",)) -> list[Path]:
+        """The figure of :meth:`figure` for a paper: the same grid printed at the text width of
+        a two-column page (:data:`cfasim.figures.TEXT_WIDTH_IN`) with
+        :data:`FIGURE_FONT_PT`-point labels, each label shrunk only as far as it must to fit its
+        panel (choose a few methods for a paper: with many columns the labels get small).
+        Raster panels keep their pixels (nearest neighbour); text stays text in PDF / SVG.
+        Returns the paths written (``stem.pdf`` etc., :func:`cfasim.figures.save_figure`)."""
+        from cfasim.figures import TEXT_WIDTH_IN, paper_style, save_figure
+
+        dpi = self.figure_size()[0] / TEXT_WIDTH_IN
+        with paper_style():
+            fig = self._grid_figure(dpi, FIGURE_FONT_PT, fit_labels=True)
+            return save_figure(fig, stem, formats, dpi=max(dpi, 150))
+
+    def _grid_figure(self, dpi: float, font_pt: float, fit_labels: bool = False):
+        """The matplotlib Figure of the crops grid at ``dpi`` pixels per inch."""
         import matplotlib
 
         matplotlib.use("Agg", force=False)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         width, height = self.figure_size()
-        fig = Figure(
-            figsize=((width + 0.5) / FIGURE_DPI, (height + 0.5) / FIGURE_DPI),
-            dpi=FIGURE_DPI,
-            facecolor="white",
-        )
+        fig = Figure(figsize=((width + 0.5) / dpi, (height + 0.5) / dpi), dpi=dpi,
+                     facecolor="white")  # fmt: skip
+        FigureCanvasAgg(fig)
         linear = self.options.get("task") == "linear"
+        texts = []
         for r, crop in enumerate(self.crops):
             for c, (label, img) in enumerate(_crop_panels(crop)):
                 if linear and c > 0:  # linear RGB, sRGB-encoded for display only
                     img = srgb_encode(np.clip(img, 0, 1))
-                self._draw_panel(fig, r, c, label, img)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=FIGURE_DPI, format="png")
-        return path
+                texts.append(self._draw_panel(fig, r, c, label, img, font_pt))
+        if fit_labels:
+            _fit_texts(fig, texts, self._panel_geometry()[0] / width)
+        return fig
 
-    def _draw_panel(self, fig, row: int, col: int, label: str, img: np.ndarray) -> None:
-        """Draw one labelled image at (``row``, ``col``) of the figure's grid of cells."""
+    def _draw_panel(self, fig, row: int, col: int, label: str, img: np.ndarray, font_pt=7.0):
+        """Draw one labelled image at (``row``, ``col``) of the figure's grid of cells; return
+        the label's Text."""
         panel = self._panel_geometry()[0]
         width, height = self.figure_size()
         x0 = col * (panel + 2 * FIGURE_MARGIN_PX) + FIGURE_MARGIN_PX
@@ -433,15 +458,31 @@ class EvaluationReport:
         ax = fig.add_axes((x0 / width, 1 - (y0 + panel) / height, panel / width, panel / height))
         ax.imshow(np.clip(img, 0, 1), interpolation="nearest")
         ax.set_axis_off()
-        fig.text(
+        return fig.text(
             (x0 + panel / 2) / width,
             1 - (y0 - 2) / height,
             label,
             ha="center",
             va="bottom",
-            fontsize=7,
+            fontsize=font_pt,
             linespacing=1.1,
         )
+
+
+def _fit_texts(fig, texts, max_width: float) -> None:
+    """Give every label the largest common font size (at most its own) at which each is at
+    most ``max_width`` (a fraction of the figure's width) wide and fits the label band
+    (:data:`FIGURE_LABEL_PX`) in height."""
+    renderer = fig.canvas.get_renderer()
+    band = (FIGURE_LABEL_PX - 3) / (fig.get_size_inches()[1] * fig.dpi)
+    to_figure = fig.transFigure.inverted()
+    for _ in range(8):
+        boxes = [t.get_window_extent(renderer).transformed(to_figure) for t in texts]
+        ratio = min(min(max_width / b.width, band / b.height) for b in boxes)
+        if ratio >= 1:
+            return
+        for t in texts:
+            t.set_fontsize(t.get_fontsize() * ratio * 0.98)
 
 
 def _interval(values) -> list[float] | None:
