@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cfasim.errors import ConfigError
 from cfasim.isp import color
 from cfasim.isp.steps import UnprocessParams, process
 from cfasim.sim.noise import NoiseLevels
 from cfasim.sim.simulate import downscale_display, simulate_raw, simulate_raw_linear
-from cfasim.source import scenes
+from cfasim.source import charts, scenes
 from cfasim.source.images import SourceImage, load_image, scan_folder, verify_source
 from cfasim.source.pairs import (
     Pair,
@@ -134,6 +135,33 @@ class BuiltinScenes(SourceKind):
     def render(self, p, source, crop, sample):
         t = self.cfg.patch * self.cfg.scale
         return self._from_display(p, scenes.dead_leaves(t, t, scene_seed(sample["seed"])), sample)
+
+
+class ChartSource(SourceKind):
+    """A test chart (:mod:`cfasim.source.charts`, ``--source chart:NAME``) at the target size:
+    every sample is the same chart, drawn once per shard; only the drawn camera, gains and
+    noise differ between samples."""
+
+    def __init__(self, cfg: GenerateConfig):
+        super().__init__(cfg)
+        self.chart = charts.chart_name(cfg.source)
+        if cfg.source_kind != "images":
+            raise ConfigError(
+                f"--source {cfg.source} is rendered like the built-in scenes: drop "
+                f"--source-kind {cfg.source_kind}"
+            )
+
+    def scan(self, fmt, workers: int) -> Scan:
+        side = self.cfg.patch * self.cfg.scale
+        charts.render_chart(self.chart, side, side)  # a chart too small fails at planning
+        entry = {"kind": "chart", "chart": self.chart, "height": side, "width": side}
+        return Scan(None, [entry], [], [])
+
+    def files(self, root, src) -> dict[str, Path]:
+        return {}
+
+    def load(self, root, src, fmt):
+        return charts.to_uint16(charts.render_chart(src["chart"], src["height"], src["width"]))
 
 
 class ImageFolder(SourceKind):
@@ -270,6 +298,8 @@ def source_kind(cfg: GenerateConfig) -> SourceKind:
     """The source kind of a (validated) config."""
     if cfg.source == BUILTIN:
         return BuiltinScenes(cfg)
+    if charts.chart_name(cfg.source) is not None:
+        return ChartSource(cfg)
     kinds = {"images": ImageFolder, "raw": RawFiles, "zurich": CapturedPairs}
     return kinds.get(cfg.source_kind, CapturedPairs)(cfg)
 
