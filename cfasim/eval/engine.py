@@ -21,7 +21,10 @@ against ``target / 255``; for methods with a full-resolution Bayer remosaic (``r
 ``remosaic_menon``, ``remosaic_ed_menon`` on Quad / Nona / QxQ) also the MIPI 2022 KLD against
 the stored noise-free ``clean`` signal and ``m4_no_lpips``, the MIPI M4 score **without its
 LPIPS term** (LPIPS weights are not available to cfasim; never compare it with published M4).
-Datasets without ``clean`` get no KLD (a note says so).
+Datasets without ``clean`` get no KLD (a note says so). On a chart dataset (``--source
+chart:colorchecker`` or ``chart:slanted-edge``, :mod:`cfasim.eval.charts`) every method also
+gets the CIEDE2000 of each ColorChecker patch (per sample ``chart_de00``, their mean) or the
+slanted edge's MTF50 (``mtf50``, cycles per pixel), summarised in the report's ``charts``.
 
 Samples are grouped by noise level (:mod:`cfasim.eval.noise`): the noise standard deviation at
 linear level 0.18, ``sqrt(shot * 0.18 + read)`` from the stored ``shot_noise`` /
@@ -41,6 +44,7 @@ import numpy as np
 from cfasim.cfa import CFAPattern
 from cfasim.data.reader import open_dataset
 from cfasim.eval import baselines as B
+from cfasim.eval.charts import ChartScorer, chart_scorer
 from cfasim.eval.crops import keep_crop
 from cfasim.eval.models import Model, check_model, model_source, unique_labels
 from cfasim.eval.noise import noise_bins as group_by_noise
@@ -72,6 +76,7 @@ class _Run:
     costs: dict[str, dict] = field(default_factory=dict)
     levels: list[float] = field(default_factory=list)
     crops: list[dict] = field(default_factory=list)
+    chart: ChartScorer | None = None  # chart datasets: CIEDE2000 per patch or MTF50
 
     @property
     def scale(self) -> int:
@@ -213,6 +218,7 @@ def _prepare(dataset_path, split, baselines, models, limit, noise_bins, crop_siz
         models=dict(zip(labels, models, strict=True)),
         white_balance=bool(white_balance),
         isp_known=has_isp_params(ds.config),
+        chart=chart_scorer(ds.config.get("source")),
     )
     run.methods = {b: {"kind": "baseline", "source": b, "per_sample": {}} for b in names}
     for label, model in run.models.items():
@@ -299,6 +305,8 @@ def _score(run: _Run, name: str, out: np.ndarray, s: _Sample) -> None:
     target = target_region(name, out, _target(run, s))
     values = image_scores(out, target, colour=run.task == "srgb")
     values.update({k: f(out, target) for k, f in run.metrics.items()})
+    if run.chart is not None and run.task == "srgb":
+        values.update(run.chart.score(name, out, s.target))
     if name in run.baselines and name in REMOSAIC_BASELINES and run.has_clean:
         values.update(
             remosaic_scores(
@@ -385,4 +393,5 @@ def _report(run: _Run, limit, noise_bins: int, crop_size: int) -> EvaluationRepo
             "task": run.task,
         },
         crops=run.crops,
+        charts={} if run.chart is None or run.task != "srgb" else run.chart.summary(),
     )

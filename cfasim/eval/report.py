@@ -90,6 +90,10 @@ class EvaluationReport:
         The :func:`~cfasim.eval.engine.evaluate` settings: ``baselines``, ``checkpoints`` (the
         models' sources, :func:`cfasim.eval.models.model_source`), ``limit``, ``noise_bins``,
         ``crop_size``, ``white_balance``.
+    charts
+        On a chart dataset (``--source chart:colorchecker`` / ``chart:slanted-edge``): the
+        chart metrics' summary (:meth:`cfasim.eval.charts.ChartScorer.summary`); their
+        per-sample values (``chart_de00``, ``mtf50``) are in ``methods``. Empty otherwise.
     crops
         Figure crops (not serialised): ``[{"sample", "y", "x", "size", "score", "mosaic",
         "target", "images": {method: array}, "psnr": {method: float}}]``, highest score first.
@@ -106,6 +110,7 @@ class EvaluationReport:
     models: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)
+    charts: dict = field(default_factory=dict)
     crops: list[dict] = field(default_factory=list, repr=False, compare=False)
 
     # -- summaries --
@@ -208,6 +213,7 @@ class EvaluationReport:
             "models": {k: dict(v) for k, v in self.models.items()},
             "notes": list(self.notes),
             "options": dict(self.options),
+            **({"charts": json.loads(json.dumps(self.charts))} if self.charts else {}),
         }
 
     def to_json(self, path) -> Path:
@@ -234,7 +240,12 @@ class EvaluationReport:
                                 "latency_repeats": int, "threads": int}},
               "notes": [str],
               "options": {"baselines": [str], "checkpoints": [str], "limit": int | null,
-                          "noise_bins": int, "crop_size": int, "white_balance": bool}
+                          "noise_bins": int, "crop_size": int, "white_balance": bool},
+              "charts": {"chart": "colorchecker" | "slanted-edge",  # chart datasets only
+                         "metric": "chart_de00" | "mtf50",
+                         "patches": [str],       # the 24 ColorChecker patch names
+                         "methods": {NAME: {"patch_de00": [float]}},  # 24, mean over samples
+                         "target": {...}}        # the same metrics of the stored target
             }
 
         A method lists only the metrics it has (``vgg`` only when VGG weights were given,
@@ -271,6 +282,7 @@ class EvaluationReport:
             models={k: dict(v) for k, v in d.get("models", {}).items()},
             notes=list(d.get("notes", [])),
             options=dict(d.get("options", {})),
+            charts=dict(d.get("charts", {})),
         )
 
     @classmethod
@@ -307,6 +319,10 @@ class EvaluationReport:
         ]
         if self.models:
             lines += ["## Model cost", "", *self._cost_table(), ""]
+        if self.charts:
+            from cfasim.eval.charts import chart_markdown
+
+            lines += [*chart_markdown(self.charts, means), ""]
         notes = [*self.notes]
         if any("m4_no_lpips" in m["per_sample"] for m in self.methods.values()):
             notes.append(LPIPS_NOTE)
