@@ -1,4 +1,5 @@
-"""PNG figures of a run: loss / PSNR curves and a grid of validation samples."""
+"""Figures of a run: loss / PSNR curves (PNG and PDF at a paper's text width,
+:mod:`cfasim.figures`) and a PNG grid of validation samples."""
 
 from __future__ import annotations
 
@@ -30,24 +31,27 @@ def plot_run(trainer, samples: int = 4) -> None:
     plot_samples(trainer, samples)
 
 
-def plot_curves(out) -> None:
-    """``curves.png``: training loss and validation PSNR (with the reference's) from
-    ``metrics.jsonl``."""
-    plt = _pyplot()
+def plot_curves(out, formats=("png", "pdf")) -> None:
+    """``curves.png`` / ``curves.pdf``: training loss and validation PSNR (with the
+    reference's) from ``metrics.jsonl``, at a two-column paper's text width with 8-point text."""
+    from matplotlib.figure import Figure
+
+    from cfasim.figures import TEXT_WIDTH_IN, paper_style, save_figure
+
     records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_psnr" in r]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax1.plot([r["step"] for r in train], [r["loss"] for r in train])
-    ax1.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
-    if val:
-        ax2.plot([r["step"] for r in val], [r["val_psnr"] for r in val], "o-", label="model")
-        ax2.axhline(val[-1]["baseline_psnr"], color="gray", ls="--", label="demosaic + process")
-        ax2.legend()
-    ax2.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=100)
-    plt.close(fig)
+    with paper_style():
+        fig = Figure(figsize=(TEXT_WIDTH_IN, 2.4), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        ax1.plot([r["step"] for r in train], [r["loss"] for r in train])
+        ax1.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
+        if val:
+            ax2.plot([r["step"] for r in val], [r["val_psnr"] for r in val], "o-", label="model")
+            ax2.axhline(val[-1]["baseline_psnr"], color="gray", ls="--", label="demosaic + process")
+            ax2.legend(frameon=False)
+        ax2.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")
+        save_figure(fig, out / "curves", formats)
 
 
 def plot_samples(trainer, samples: int = 4) -> None:
@@ -89,27 +93,31 @@ def plot_samples(trainer, samples: int = 4) -> None:
     plt.close(fig)
 
 
-def plot_levels(out) -> None:
-    """``levels.png`` of a level schedule: training loss and validation PSNR over the whole
-    run, one curve per level (steps counted across levels), from ``OUT/metrics.jsonl``."""
-    plt = _pyplot()
+def plot_levels(out, formats=("png", "pdf")) -> None:
+    """``levels.png`` / ``levels.pdf`` of a level schedule: training loss and validation PSNR
+    over the whole run, one curve per level (steps counted across levels), from
+    ``OUT/metrics.jsonl``, at a two-column paper's text width."""
+    from matplotlib.figure import Figure
+
+    from cfasim.figures import TEXT_WIDTH_IN, paper_style, save_figure
+
     records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-    offset = 0
-    for level in dict.fromkeys(r["level"] for r in records):
-        rows = [r for r in records if r["level"] == level]
-        train = [r for r in rows if "loss" in r]
-        val = [r for r in rows if "val_psnr" in r]
-        label = f"level {level}"
-        ax1.plot([offset + r["step"] for r in train], [r["loss"] for r in train], label=label)
-        if val:
-            ax2.plot([offset + r["step"] for r in val], [r["val_psnr"] for r in val], "o-",
-                     label=label)  # fmt: skip
-        offset += max([r["step"] for r in rows] + [0])
-    ax1.set(xlabel="step (all levels)", ylabel="training loss", yscale="log", title="loss")
-    ax2.set(xlabel="step (all levels)", ylabel="PSNR (dB)", title="validation PSNR")
-    for ax in (ax1, ax2):
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "levels.png", dpi=100)
-    plt.close(fig)
+    with paper_style():
+        fig = Figure(figsize=(TEXT_WIDTH_IN, 2.4), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        offset = 0
+        for level in dict.fromkeys(r["level"] for r in records if "level" in r):
+            rows = [r for r in records if r.get("level") == level]
+            train = [r for r in rows if "loss" in r]
+            val = [r for r in rows if "val_psnr" in r]
+            steps = [offset + r["step"] for r in train]
+            ax1.plot(steps, [r["loss"] for r in train], label=f"level {level}")
+            if val:
+                ax2.plot([offset + r["step"] for r in val], [r["val_psnr"] for r in val], "o-",
+                         label=f"level {level}")  # fmt: skip
+            offset += max([r["step"] for r in rows] + [0])
+        ax1.set(xlabel="step (all levels)", ylabel="training loss", yscale="log", title="loss")
+        ax2.set(xlabel="step (all levels)", ylabel="PSNR (dB)", title="validation PSNR")
+        for ax in (ax1, ax2):
+            ax.legend(frameon=False)
+        save_figure(fig, out / "levels", formats)
