@@ -270,8 +270,9 @@ _OPTIONS = [
         "--source",
         default=_default("source"),
         show_default=True,
-        help="'builtin' (dead-leaves scenes) or a folder of JPEG/PNG/TIFF images "
-        "(8 or 16 bit, searched recursively).",
+        help="'builtin' (dead-leaves scenes), a folder of JPEG/PNG/TIFF images "
+        "(8 or 16 bit, searched recursively), or a test chart: chart:colorchecker, "
+        "chart:zoneplate, chart:slanted-edge, chart:siemens-star (docs/charts.md).",
     ),
     click.option(
         "--count",
