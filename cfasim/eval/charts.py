@@ -277,7 +277,8 @@ class ChartScorer:
         "metric", "target": {"mtf50"}}`` (slanted edge, the per-method MTF50 being in the
         methods' per-sample metrics)."""
         target = dict(self.target or {})
-        out = {"chart": self.chart, "metric": "chart_de00" if self.patches else "mtf50"}
+        metric = "chart_de00" if self.chart == "colorchecker" else "mtf50"
+        out = {"chart": self.chart, "metric": metric}
         if "patches" in target:
             target["patch_de00"] = [float(v) for v in target.pop("patches")]
             out["patches"] = list(charts.colorchecker_reference()[0])
