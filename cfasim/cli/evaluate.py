@@ -63,6 +63,17 @@ from cfasim.isp.render import TASKS
     "PyNET code (relu5_4 features, MSE; needs PyTorch).",
 )
 @click.option(
+    "--lpips-weights",
+    type=click.Path(path_type=Path),
+    help="LPIPS v0.1 linear weights (the lpips package's alex.pth / vgg.pth, or a full LPIPS "
+    "state dict): adds LPIPS and turns M4 (no LPIPS) into the MIPI M4 (needs PyTorch).",
+)
+@click.option(
+    "--lpips-backbone",
+    type=click.Path(path_type=Path),
+    help="The torchvision alexnet / vgg16 state dict that --lpips-weights sits on.",
+)
+@click.option(
     "--formats",
     "figure_formats",
     default="png",
@@ -89,6 +100,8 @@ def evaluate(
     white_balance,
     task,
     vgg_weights,
+    lpips_weights,
+    lpips_backbone,
     figure_formats,
     export_crops,
 ):
@@ -111,6 +124,13 @@ def evaluate(
         from cfasim.train.predict import vgg_distance
 
         metrics["vgg"] = vgg_distance(vgg_weights)
+    if lpips_backbone is not None and lpips_weights is None:
+        raise click.BadParameter("--lpips-backbone needs --lpips-weights", param_hint="--lpips")
+    if lpips_weights is not None:
+        require_torch("evaluate --lpips-weights")
+        from cfasim.train.predict import lpips_distance
+
+        metrics["lpips"] = lpips_distance(lpips_weights, lpips_backbone)
     chosen = [] if baselines.strip().lower() == "none" else baselines
     try:
         report = run_evaluation(

@@ -20,7 +20,9 @@ Scores (:mod:`cfasim.eval.scoring`): PSNR, SSIM, MS-SSIM and mean CIEDE2000 of t
 against ``target / 255``; for methods with a full-resolution Bayer remosaic (``remosaic_malvar``,
 ``remosaic_menon``, ``remosaic_ed_menon`` on Quad / Nona / QxQ) also the MIPI 2022 KLD against
 the stored noise-free ``clean`` signal and ``m4_no_lpips``, the MIPI M4 score **without its
-LPIPS term** (LPIPS weights are not available to cfasim; never compare it with published M4).
+LPIPS term** (never compare it with published M4), or, with LPIPS weights given by path
+(``metrics={"lpips": lpips_distance(...)}``, :func:`cfasim.train.predict.lpips_distance`), the
+real ``m4``.
 Datasets without ``clean`` get no KLD (a note says so). On a chart dataset (``--source
 chart:colorchecker`` or ``chart:slanted-edge``, :mod:`cfasim.eval.charts`) every method also
 gets the CIEDE2000 of each ColorChecker patch (per sample ``chart_de00``, their mean) or the

@@ -299,3 +299,24 @@ def m4_no_lpips(psnr_db, ssim_value, kld):
     out = np.asarray(psnr_db, np.float64) * np.asarray(ssim_value, np.float64)
     out = out * 2.0 ** (1.0 - np.asarray(kld, np.float64))
     return float(out) if out.ndim == 0 else out
+
+
+def m4(psnr_db, ssim_value, lpips_value, kld):
+    """The MIPI 2022 remosaic challenge score M4 = PSNR * SSIM * 2^(1 - LPIPS - KLD).
+
+    Parameters
+    ----------
+    psnr_db, ssim_value
+        PSNR in dB and SSIM of the rendered RGB.
+    lpips_value
+        LPIPS of the rendered RGB (:func:`cfasim.train.predict.lpips_distance`).
+    kld
+        :func:`kld_bayer` of the Bayer output.
+
+    Returns
+    -------
+    float or numpy.ndarray
+    """
+    lp = np.asarray(lpips_value, np.float64)
+    out = m4_no_lpips(psnr_db, ssim_value, kld) * 2.0 ** (-lp)
+    return float(out) if np.ndim(out) == 0 else out

@@ -21,16 +21,20 @@ from cfasim.isp.color import srgb_encode
 
 SCHEMA = "cfasim.evaluation/1"
 """Value of the ``schema`` key of :meth:`EvaluationReport.to_json`."""
-METRICS = ("psnr", "ssim", "ms_ssim", "ciede2000", "vgg", "kld", "m4_no_lpips")
-"""Metric keys, in report order (``vgg`` only with VGG weights given, ``kld`` and
-``m4_no_lpips`` only for remosaic methods)."""
+METRICS = (
+    "psnr", "ssim", "ms_ssim", "ciede2000", "vgg", "lpips", "kld", "m4", "m4_no_lpips",
+)  # fmt: skip
+"""Metric keys, in report order (``vgg`` / ``lpips`` only with their weights given; ``kld`` and
+``m4`` (with LPIPS) or ``m4_no_lpips`` (without) only for remosaic methods)."""
 METRIC_LABELS = {
     "psnr": "PSNR (dB)",
     "ssim": "SSIM",
     "ms_ssim": "MS-SSIM",
     "ciede2000": "CIEDE2000",
     "vgg": "VGG dist.",
+    "lpips": "LPIPS",
     "kld": "KLD",
+    "m4": "M4",
     "m4_no_lpips": "M4 (no LPIPS)",
 }
 """Column heading of each metric in the Markdown tables."""
@@ -40,7 +44,9 @@ METRIC_FORMATS = {
     "ms_ssim": "{:.4f}",
     "ciede2000": "{:.3f}",
     "vgg": "{:.4f}",
+    "lpips": "{:.4f}",
     "kld": "{:.4f}",
+    "m4": "{:.2f}",
     "m4_no_lpips": "{:.2f}",
 }
 """Format of each metric's means in the Markdown tables."""
@@ -229,7 +235,8 @@ class EvaluationReport:
                         "levels": [float],       # per sample, aligned with "samples"
                         "bins": [{"label": str, "low": float, "high": float,
                                   "samples": [int]}]},
-              "metrics": ["psnr", "ssim", "ms_ssim", "ciede2000", "vgg", "kld", "m4_no_lpips"],
+              "metrics": ["psnr", "ssim", "ms_ssim", "ciede2000", "vgg", "lpips", "kld", "m4",
+                          "m4_no_lpips"],
               "methods": {NAME: {"kind": "baseline" | "model",
                                  "source": str,  # baseline name or checkpoint path
                                  "means": {"all" | BIN_LABEL: {METRIC: float}},
@@ -248,9 +255,10 @@ class EvaluationReport:
                          "target": {...}}        # the same metrics of the stored target
             }
 
-        A method lists only the metrics it has (``vgg`` only when VGG weights were given,
-        ``kld`` and ``m4_no_lpips`` only for methods with a Bayer remosaic on datasets
-        storing ``clean``). ``m4_no_lpips`` is M4 without its
+        A method lists only the metrics it has (``vgg`` / ``lpips`` only when their weights
+        were given, ``kld`` and ``m4`` (with LPIPS) or ``m4_no_lpips`` (without) only for
+        methods with a Bayer remosaic on datasets storing ``clean``). ``m4_no_lpips`` is M4
+        without its
         LPIPS term. PSNR of a perfect reconstruction is written as ``Infinity`` (Python's json).
         """
         path = Path(path)

@@ -7,7 +7,9 @@ full-resolution Bayer remosaic (:data:`REMOSAIC_BASELINES`: :func:`cfasim.eval.b
 of the RAW codes) are also scored on that Bayer mosaic: the MIPI 2022 KLD
 (:func:`cfasim.eval.metrics.kld_bayer`, ``2**bits`` levels) against the same-phase Bayer mosaic
 of the stored noise-free ``clean`` signal quantised like the RAW (:func:`clean_bayer_dn`), and
-``m4_no_lpips`` = PSNR * SSIM * 2^(1 - KLD), the MIPI M4 score **without its LPIPS term**.
+``m4_no_lpips`` = PSNR * SSIM * 2^(1 - KLD), the MIPI M4 score **without its LPIPS term**, or,
+when LPIPS weights are given (``lpips`` among the image scores), the real
+``m4`` = PSNR * SSIM * 2^(1 - LPIPS - KLD).
 """
 
 from __future__ import annotations
@@ -64,8 +66,11 @@ def remosaic_scores(
     name: str = "remosaic_malvar",
 ) -> dict[str, float]:
     """``kld`` of the Bayer remosaic of ``raw`` against the clean Bayer mosaic in RAW codes
-    (``2**bits`` levels), and ``m4_no_lpips`` from it and ``image``'s PSNR and SSIM."""
+    (``2**bits`` levels), and from it and ``image``'s PSNR and SSIM ``m4`` (when ``image``
+    has ``lpips``) or else ``m4_no_lpips``."""
     bayer_dn, bayer = B.REMOSAICS[name](np.asarray(raw, dtype=np.float64), pattern)
     ref = clean_bayer_dn(clean, bayer, black, white)
     kld = M.kld_bayer(bayer_dn, ref, 1 << int(bits))
+    if "lpips" in image:  # the challenge's score, with LPIPS given by weights
+        return {"kld": kld, "m4": M.m4(image["psnr"], image["ssim"], image["lpips"], kld)}
     return {"kld": kld, "m4_no_lpips": M.m4_no_lpips(image["psnr"], image["ssim"], kld)}

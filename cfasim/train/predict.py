@@ -151,6 +151,27 @@ def checkpoint_models(specs: Iterable) -> list[CheckpointModel]:
     return [CheckpointModel(path, label) for label, path in map(checkpoint_label, specs)]
 
 
+def lpips_distance(linear_path, backbone_path=None):
+    """LPIPS v0.1 as an evaluation metric: ``f(output, target)`` on (H, W, 3) sRGB in [0, 1]
+    (mapped to [-1, 1]) -> :class:`cfasim.train.lpips.LPIPS` with the weights given by path
+    (read with ``weights_only=True``). Lower is better; with it ``cfasim evaluate`` reports
+    the real MIPI M4 for remosaic methods."""
+    from cfasim.train.lpips import LPIPS
+
+    try:
+        net = LPIPS(linear_path, backbone_path)
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+        raise CheckpointError(f"--lpips-weights: {str(err).splitlines()[0][:300]}") from None
+
+    def distance(out: np.ndarray, target: np.ndarray) -> float:
+        with torch.inference_mode():
+            a, b = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)
+                    for x in (out, target))  # fmt: skip
+            return float(net(a[None] * 2 - 1, b[None] * 2 - 1)[0])
+
+    return distance
+
+
 def vgg_distance(weights_path, layer: str = "relu5_4"):
     """The public PyNET code's VGG distance as an evaluation metric: ``f(output, target)`` on
     (H, W, 3) sRGB in [0, 1] -> mean squared difference of their VGG-19 ``layer`` features
