@@ -104,7 +104,11 @@ def _raw_files(paths: tuple[Path, ...], what: str) -> list[Path]:
     help="Dark RAW files or folders (lens cap): >= 2 frames at >= 2 exposure times.",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Profile TOML.")
-@click.option("--plot", type=click.Path(path_type=Path), help="Photon-transfer plot (PNG).")
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path),
+    help="Photon-transfer plot (PNG; .pdf / .svg for a paper).",
+)
 @click.option("--name", default="calibrated", show_default=True, help="Profile name.")
 @click.option("--pixel-pitch", type=float, help="Pixel pitch in um (not measurable here).")
 @click.option("--qe", type=float, help="Quantum efficiency (not measurable here).")

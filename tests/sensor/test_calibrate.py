@@ -213,6 +213,18 @@ def test_plot_writes_png(result, tmp_path):
     assert len(data) > 10_000
 
 
+def test_plot_writes_a_paper_pdf_at_text_width(result, tmp_path):
+    import re
+
+    from cfasim.figures import TEXT_WIDTH_IN
+
+    path = result.plot(tmp_path / "ptc.pdf")
+    data = path.read_bytes()
+    assert data[:5] == b"%PDF-" and b"/FontFile2" in data and b"/CreationDate" not in data
+    width_pt = float(re.search(rb"/MediaBox \[ *0 0 ([0-9.]+)", data).group(1))
+    assert width_pt == TEXT_WIDTH_IN * 72
+
+
 def test_summary_lists_values(result):
     text = result.summary()
     assert "conversion gain K" in text and "DN/e-" in text and "plateau" in text

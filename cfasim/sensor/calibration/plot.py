@@ -16,14 +16,16 @@ import numpy as np
 
 
 def plot_photon_transfer(cal, path: str | os.PathLike[str]) -> Path:
-    """Write the photon-transfer plot of ``cal`` as a PNG (matplotlib's Agg canvas).
+    """Write the photon-transfer plot of ``cal`` (matplotlib's Agg canvas) as PNG, or as PDF /
+    SVG when ``path`` ends so (:func:`cfasim.figures.save_figure`: fixed metadata, embedded
+    fonts, at the text width of a two-column paper).
 
     Parameters
     ----------
     cal
         A :class:`~cfasim.sensor.calibration.result.Calibration`.
     path
-        The PNG file to write.
+        The file to write (``.png``, ``.pdf`` or ``.svg``; another suffix writes PNG).
 
     Returns
     -------
@@ -38,12 +40,23 @@ def plot_photon_transfer(cal, path: str | os.PathLike[str]) -> Path:
     lo = max(float(mean[pos].min()) if pos.any() else 1.0, 1e-3) / 2
     hi = max(float(mean.max()), cal.saturation_dn) * 1.5
     xs = np.geomspace(lo, hi, 200)
-    fig = Figure(figsize=(11, 4.5), dpi=100, layout="constrained")
-    ax, ax2 = fig.subplots(1, 2)
-    _draw_ptc(ax, cal, xs)
-    _draw_spatial(ax2, cal, xs)
-    fig.savefig(path, format="png")
-    return path
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("pdf", "svg"):  # the screen PNG, as before
+        fig = Figure(figsize=(11, 4.5), dpi=100, layout="constrained")
+        ax, ax2 = fig.subplots(1, 2)
+        _draw_ptc(ax, cal, xs)
+        _draw_spatial(ax2, cal, xs)
+        fig.savefig(path, format="png", metadata={"Software": None})
+        return path
+    from cfasim.figures import TEXT_WIDTH_IN, paper_style, save_figure
+
+    with paper_style():
+        fig = Figure(figsize=(TEXT_WIDTH_IN, 3.2), layout="constrained")
+        ax, ax2 = fig.subplots(1, 2)
+        _draw_ptc(ax, cal, xs)
+        _draw_spatial(ax2, cal, xs)
+        (written,) = save_figure(fig, path, (fmt,))
+    return written
 
 
 def _draw_ptc(ax, cal, xs: np.ndarray) -> None:

@@ -272,7 +272,8 @@ class Calibration:
         return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Write a PNG photon-transfer plot (matplotlib, Agg, imported when called).
+        """Write the photon-transfer plot as PNG (or PDF / SVG by the suffix of ``path``;
+        matplotlib, Agg, imported when called).
 
         See :func:`cfasim.sensor.calibration.plot.plot_photon_transfer` for what it shows.
 
