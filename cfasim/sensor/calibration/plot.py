@@ -51,10 +51,12 @@ def plot_photon_transfer(cal, path: str | os.PathLike[str]) -> Path:
     from cfasim.figures import TEXT_WIDTH_IN, paper_style, save_figure
 
     with paper_style():
-        fig = Figure(figsize=(TEXT_WIDTH_IN, 3.2), layout="constrained")
+        fig = Figure(figsize=(TEXT_WIDTH_IN, 3.6), layout="constrained")
         ax, ax2 = fig.subplots(1, 2)
         _draw_ptc(ax, cal, xs)
         _draw_spatial(ax2, cal, xs)
+        for a in (ax, ax2):  # at column size the legends go below the data, not over it
+            a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
         (written,) = save_figure(fig, path, (fmt,))
     return written
 
