@@ -63,6 +63,8 @@ def summary_figure(report: EvaluationReport, stem, formats=("png", "pdf"), metri
             ax.errorbar(x, mean, yerr=np.nan_to_num(err), fmt="o", capsize=1.5, label=name)
         ax.set_xticks(range(len(groups)), [_group_label(report, g) for g in groups])
         ax.set_ylabel("PSNR (dB)" if metric == "psnr" else metric)
+        if len(groups) > 1:
+            ax.set_xlabel("noise group (\u03c3: noise std at linear level 0.18)")
         ax.grid(axis="y", lw=0.3, alpha=0.5)
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
         return save_figure(fig, stem, formats)
