@@ -100,9 +100,9 @@ def train(
 
             if seed is not None:
                 raise click.UsageError("give --seed or --seeds, not both")
-            run_seeds(config, _seed_list(seeds), resume=resume, log=click.echo)
+            run_seeds(config, _seed_list(seeds), resume=resume)  # logs: cfasim.train
         else:
-            run_training(config, resume=resume, log=click.echo)
+            run_training(config, resume=resume)
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
 

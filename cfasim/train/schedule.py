@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import shutil
 from dataclasses import asdict, dataclass
@@ -130,8 +131,9 @@ def check_losses(plans: list[LevelPlan]) -> None:
             raise ConfigError(f"level {plan.level}: loss {plan.loss}: {err}") from None
 
 
-def run_training(cfg, resume: bool = False, stop_after=None, log=print):
-    """``cfasim train``: a plain run, or with ``train.levels`` PyNET's schedule.
+def run_training(cfg, resume: bool = False, stop_after=None, log=None):
+    """``cfasim train``: a plain run, or with ``train.levels`` PyNET's schedule (``log``: a
+    message callable, default the ``cfasim.train`` logger).
 
     ``stop_after``: ``(level, step)`` stops the schedule there as if killed (tests); for a
     plain run, a step.
@@ -144,7 +146,7 @@ def run_training(cfg, resume: bool = False, stop_after=None, log=print):
     return run_schedule(plain, resume=resume, stop_after=stop_after, log=log)
 
 
-def run_schedule(cfg: dict, resume: bool = False, stop_after=None, log=print):
+def run_schedule(cfg: dict, resume: bool = False, stop_after=None, log=None):
     """Train every level of ``cfg["train"]["levels"]`` in turn (see the module docstring);
     returns the last level's trainer (None when ``stop_after`` stopped the schedule)."""
     from cfasim.train.trainer import train
@@ -164,7 +166,8 @@ def run_schedule(cfg: dict, resume: bool = False, stop_after=None, log=print):
         init = str(level_out / "model.pt")
         if resume and (level_out / "model.pt").exists():
             continue  # a finished level
-        log(f"PyNET level {plan.level}: {plan.steps} steps, batch {plan.batch_size} -> {level_out}")
+        message = f"PyNET level {plan.level}: {plan.steps} steps, batch {plan.batch_size}"
+        (log or logging.getLogger("cfasim.train").info)(f"{message} -> {level_out}")
         stop = stop_after[1] if stop_after and stop_after[0] == plan.level else None
         again = resume and (level_out / "checkpoint.pt").exists()
         trainer = train(c, resume=again, stop_after=stop, log=log)

@@ -12,6 +12,7 @@ others from their checkpoint.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -49,11 +50,12 @@ def spread(values) -> dict:
     return {"mean": mean, "std": sd, "min": float(v.min()), "max": float(v.max()), "ci95": ci}
 
 
-def run_seeds(cfg, seeds, resume: bool = False, log=print) -> dict:
+def run_seeds(cfg, seeds, resume: bool = False, log=None) -> dict:
     """Train ``cfg`` once per seed (see the module docstring); returns the summary written to
-    ``OUT/seeds.json``."""
+    ``OUT/seeds.json`` (``log``: a message callable, default the ``cfasim.train`` logger)."""
     from cfasim.train.schedule import run_training
 
+    say = log or logging.getLogger("cfasim.train").info
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
@@ -65,9 +67,9 @@ def run_seeds(cfg, seeds, resume: bool = False, log=print) -> dict:
         c = json.loads(json.dumps(base))  # a deep copy of plain data
         c["train"]["seed"], c["train"]["out"] = seed, str(run)
         if resume and (run / "model.pt").exists():
-            log(f"seed {seed}: finished earlier ({run / 'model.pt'})")
+            say(f"seed {seed}: finished earlier ({run / 'model.pt'})")
         else:
-            log(f"seed {seed}: training into {run}")
+            say(f"seed {seed}: training into {run}")
             run_training(c, resume=resume and (run / "checkpoint.pt").exists(), log=log)
         runs.append((seed, final_validation(run)))
     summary = _summary(base, runs)
@@ -76,7 +78,7 @@ def run_seeds(cfg, seeds, resume: bool = False, log=print) -> dict:
     tmp.replace(out / "seeds.json")
     p = summary["val_psnr"]
     ci = "" if p["ci95"] is None else f", 95 % CI {p['ci95'][0]:.2f} .. {p['ci95'][1]:.2f}"
-    log(
+    say(
         f"{len(seeds)} seeds: val PSNR {p['mean']:.2f} +- {p['std']:.2f} dB (sd; range "
         f"{p['min']:.2f} .. {p['max']:.2f}{ci}); reference {summary['reference_psnr']:.2f} dB; "
         f"wrote {out / 'seeds.json'}"

@@ -6,7 +6,7 @@ The checkpoint format lives in :mod:`cfasim.train.checkpoint`.
 
 from __future__ import annotations
 
-import json
+import logging
 import math
 import os
 import time
@@ -23,6 +23,7 @@ from cfasim.data.reader import open_dataset
 from cfasim.errors import CheckpointError, ConfigError
 from cfasim.eval.metrics import psnr as psnr_np
 from cfasim.isp.render import render_reference, render_reference_linear
+from cfasim.progress import progress_bar
 from cfasim.store.schema import has_isp_params
 from cfasim.train.cfa_adapter import CFAAdapter, clean_to_s2d, convention_settings
 from cfasim.train.checkpoint import (
@@ -38,6 +39,7 @@ from cfasim.train.config import TrainConfig, as_config
 from cfasim.train.data import CFADataset, ShardAwareSampler
 from cfasim.train.distill import Distiller, Stage
 from cfasim.train.losses import build_loss, psnr, ssim
+from cfasim.train.metrics_log import MetricsLog
 from cfasim.train.models import build_model, count_parameters
 
 __all__ = [
@@ -50,6 +52,15 @@ __all__ = [
 ]
 
 CLEAN_CHANNELS = 12  # clean linear RGB, space-to-depth by 2 (the clean-image teacher's input)
+
+logger = logging.getLogger("cfasim.train")
+"""Where a run's messages go when no ``log`` callable is given (INFO; ``cfasim -q`` hides
+them, the CLI prints them on stderr)."""
+
+
+def _messages(log):
+    """The message function of ``log``: a callable given by the caller, else :data:`logger`."""
+    return logger.info if log is None else log
 
 
 # -- set-up helpers -------------------------------------------------------------------------------
@@ -107,7 +118,7 @@ def model_with_inputs(spec: dict, in_channels: int):
     return model, {"name": spec["name"], "args": args}
 
 
-def warm_start(model: torch.nn.Module, path, device, log) -> None:
+def warm_start(model: torch.nn.Module, path, device, log=None) -> None:
     """Load the weights of checkpoint ``path`` (``train.init``) into ``model`` where names
     match, e.g. PyNET level L from the level L+1 run; log what did not match."""
     state = load_checkpoint(path, map_location=device)["model"]
@@ -115,7 +126,9 @@ def warm_start(model: torch.nn.Module, path, device, log) -> None:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # same names, other shapes
         raise CheckpointError(f"train.init {path}: {one_line(err)}") from None
-    log(f"initialised from {path} ({len(missing)} missing, {len(unexpected)} unexpected keys)")
+    _messages(log)(
+        f"initialised from {path} ({len(missing)} missing, {len(unexpected)} unexpected keys)"
+    )
 
 
 def lr_scheduler(optimizer, schedule: str, steps: int):
@@ -153,10 +166,12 @@ def default_thread_count(cpus: int, load: float, data_workers: int, processes: i
     return max(1, free // max(1, processes))
 
 
-def configure_threads(cfg: TrainConfig | dict, log) -> int:
+def configure_threads(cfg: TrainConfig | dict, log=None) -> int:
     """Set torch's intra-op threads from ``train.threads`` or :func:`default_thread_count`,
-    and log the choice (``cfg``: a config, or a dict with at least those sections' keys)."""
+    and log the choice (``cfg``: a config, or a dict with at least those sections' keys;
+    ``log``: a message callable, default the ``cfasim.train`` logger)."""
     config = as_config(cfg)
+    log = _messages(log)
     chosen = config.train.threads
     if chosen:
         torch.set_num_threads(chosen)
@@ -203,10 +218,16 @@ class Trainer:
     :class:`~cfasim.train.config.TrainConfig` or its plain dict (as ``load_config`` returns).
 
     ``config`` is the typed config; ``cfg`` the same as plain dicts (what checkpoints store).
+
+    Messages go to the ``cfasim.train`` logger (INFO) unless a ``log`` callable is given
+    (e.g. ``print``, the default before cfasim used :mod:`logging`). Metrics go to
+    OUT/metrics.jsonl, OUT/metrics.csv and TensorBoard (:mod:`cfasim.train.metrics_log`).
+    ``progress``: the step bar on stderr (None: on a terminal unless ``cfasim -q``).
     """
 
-    def __init__(self, cfg: TrainConfig | dict, log=print):
+    def __init__(self, cfg: TrainConfig | dict, log=None, progress: bool | None = None):
         self.config = as_config(cfg).validate()
+        self.progress = progress
         self._set_up_process(log)
         self._set_up_datasets()
         self._set_up_model()
@@ -228,12 +249,13 @@ class Trainer:
     def _set_up_process(self, log) -> None:
         """Rank and world size, logging (rank 0 only), threads, device, process group, seed."""
         self.rank, self.world, local = dist_info()
-        self.log = log if self.rank == 0 else (lambda *a, **k: None)
+        self.log = _messages(log) if self.rank == 0 else (lambda *a, **k: None)
         self.threads = configure_threads(self.config, self.log)
         self.device = resolve_device(self.config.train.device, local)
         init_process_group(self.device, self.world)
         seed_everything(self.config.train.seed)
         self.out = Path(self.config.train.out)
+        self.metrics = MetricsLog(self.out)
 
     def _set_up_datasets(self) -> None:
         """The training split (random crops, augmented) and the validation split."""
@@ -466,18 +488,13 @@ class Trainer:
         self.log(f"resumed from step {self.step}")
 
     def _truncate_metrics(self) -> None:
-        path = self.out / "metrics.jsonl"
-        if self.rank != 0 or not path.exists():
-            return
-        keep = [ln for ln in path.read_text().splitlines() if json.loads(ln)["step"] <= self.step]
-        path.write_text("".join(ln + "\n" for ln in keep))
+        """Drop the records of steps after the checkpoint's from every metrics output."""
+        if self.rank == 0:
+            self.metrics.truncate(self.step)
 
     def _metric(self, record: dict) -> None:
-        if self.rank != 0:
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        if self.rank == 0:
+            self.metrics.append(record)
 
     # -- training --
 
@@ -546,26 +563,45 @@ class Trainer:
         batches = self._batches()
         last = {}
         counted = False
-        while self.step < self.steps:
-            if stop_after is not None and self.step >= stop_after:
-                return last
-            if counted:
-                last = self.train_step(next(batches))
-            else:
-                last, counted = self._counted_step(next(batches)), True
-            final = self.step == self.steps
-            if self.step % tcfg.log_every == 0 or final:
-                self._log_step(last, time.perf_counter() - t0)
-            if (self.step % tcfg.val_every == 0 or final) and len(self.val_set):
-                last.update(self._log_validation())
-            if self.step % tcfg.checkpoint_every == 0 or final:
-                self.save()
+        bar = self._progress_bar()
+        try:
+            while self.step < self.steps:
+                if stop_after is not None and self.step >= stop_after:
+                    return last
+                if counted:
+                    last = self.train_step(next(batches))
+                else:
+                    last, counted = self._counted_step(next(batches)), True
+                final = self.step == self.steps
+                logged = self.step % tcfg.log_every == 0 or final
+                if logged:
+                    self._log_step(last, time.perf_counter() - t0)
+                if (self.step % tcfg.val_every == 0 or final) and len(self.val_set):
+                    last.update(self._log_validation())
+                if self.step % tcfg.checkpoint_every == 0 or final:
+                    self.save()
+                bar.update(1)
+                bar.set_postfix_str(progress_text(last), refresh=logged)  # redrawn when logged
+        finally:
+            bar.close()
+            self.metrics.close()
         if self.rank == 0:
             self.save(self.out / "model.pt")
             from cfasim.train.plots import plot_run
 
             plot_run(self)
         return last
+
+    def _progress_bar(self):
+        """The step bar of this run (rank 0): ETA, steps per second, loss and PSNR."""
+        bar = progress_bar(
+            desc="train",
+            total=self.steps,
+            unit="step",
+            enabled=False if self.rank != 0 else self.progress,
+        )
+        bar.update(self.step)  # resumed runs start where the checkpoint was
+        return bar
 
     def _counted_step(self, batch) -> dict[str, float]:
         """:meth:`train_step`, counting its FLOPs (``torch.utils.flop_counter``: convolutions and
@@ -667,6 +703,16 @@ class Trainer:
         return float(np.mean(values))
 
 
+def progress_text(losses: dict) -> str:
+    """The postfix of the training bar: the last loss and, once validated, the val PSNR."""
+    parts = []
+    if "loss" in losses:
+        parts.append(f"loss {losses['loss']:.4g}")
+    if "val_psnr" in losses:
+        parts.append(f"psnr {losses['val_psnr']:.2f} dB")
+    return ", ".join(parts)
+
+
 def _batch_of(item: dict) -> dict:
     """A dataset item as a batch of one."""
     return {k: v[None] if torch.is_tensor(v) else v for k, v in item.items()}
@@ -697,10 +743,16 @@ def assistant_chain(cfg: TrainConfig | dict) -> list[TrainConfig]:
 
 
 def train(
-    cfg: TrainConfig | dict, resume: bool = False, stop_after: int | None = None, log=print
+    cfg: TrainConfig | dict,
+    resume: bool = False,
+    stop_after: int | None = None,
+    log=None,
+    progress: bool | None = None,
 ) -> Trainer:
     """Build a :class:`Trainer` from a config, optionally resume, and fit (running the
-    teacher-assistant chain first when ``distill.assistants`` is set)."""
+    teacher-assistant chain first when ``distill.assistants`` is set). ``log``: a message
+    callable (default: the ``cfasim.train`` logger); ``progress``: the step bar (None: on a
+    terminal)."""
     config = as_config(cfg)
     if config.distill.assistants:
         *chain, config = assistant_chain(config)
@@ -708,9 +760,10 @@ def train(
             out = Path(run.train.out)
             if resume and (out / "model.pt").exists():
                 continue  # finished assistant
-            log(f"teacher assistant -> {out}")
-            train(run, resume=resume and (out / "checkpoint.pt").exists(), log=log)
-    trainer = Trainer(config, log=log)
+            _messages(log)(f"teacher assistant -> {out}")
+            again = resume and (out / "checkpoint.pt").exists()
+            train(run, resume=again, log=log, progress=progress)
+    trainer = Trainer(config, log=log, progress=progress)
     if resume:
         trainer.resume()
     trainer.fit(stop_after=stop_after)
