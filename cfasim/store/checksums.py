@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cfasim.errors import DatasetError
+from cfasim.progress import progress_bar
 from cfasim.store.fs import StoreFS
 from cfasim.store.status import is_cfasim_store
 
@@ -195,7 +196,8 @@ def _hash_all(fs: StoreFS, rels: list[str], replace: dict[str, bytes] | None = N
 
     workers = min(8, os.cpu_count() or 1, max(1, len(rels)))
     with ThreadPoolExecutor(workers) as pool:  # hashlib releases the GIL on large blocks
-        return dict(pool.map(one, rels))
+        done = pool.map(one, rels)
+        return dict(progress_bar(done, desc="checksums", total=len(rels), unit="file"))
 
 
 def manifest_bytes(doc: dict) -> bytes:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cfasim.progress import progress_bar
 from cfasim.store import schema as dataset
 from cfasim.store.checksums import (
     ALGORITHM,
@@ -57,6 +58,17 @@ class ValidationReport:
         lines += [f"  problem: {p}" for p in self.problems]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """The report as plain data (``cfasim validate --json``): ``path``, ``ok``,
+        ``checked``, ``problems`` and ``warnings`` (lists of the messages of :meth:`format`)."""
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "checked": self.checked,
+            "problems": list(self.problems),
+            "warnings": list(self.warnings),
+        }
 
 
 class _Checker:
@@ -281,7 +293,10 @@ def _check_data_array(
     if not ok:
         return
     n_shards = math.ceil(count / k)
-    for i in range(n_shards):
+    shards = range(n_shards)
+    if decode:  # the slow part: a bar on a terminal (stderr)
+        shards = progress_bar(shards, desc=f"validate {where}", unit="shard")
+    for i in shards:
         rel = f"{where}/{_chunk_key(arr, (i,) + (0,) * (arr.ndim - 1))}"
         expected.add(rel)
         if not c.check(root.is_file(rel), f"{rel}: shard file missing"):
