@@ -14,7 +14,7 @@ from cfasim.isp.render import TASKS
 
 @main.command()
 @click.argument("dataset", type=PATH_OR_URL)
-@click.option("--split", default="test", show_default=True)
+@click.option("--split", default="test", show_default=True, help="Split to score.")
 @click.option(
     "--checkpoint",
     "checkpoints",
@@ -31,7 +31,13 @@ from cfasim.isp.render import TASKS
     "applicable to the pattern, or 'none'.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N samples.")
-@click.option("--noise-bins", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--noise-bins",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of noise-level groups the metrics are also reported for.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -40,8 +46,20 @@ from cfasim.isp.render import TASKS
     type=click.Path(path_type=Path),
     help="Folder for evaluation.md, evaluation.json and evaluation.png.",
 )
-@click.option("--crops", default=3, show_default=True, type=click.IntRange(min=0))
-@click.option("--crop-size", default=64, show_default=True, type=click.IntRange(min=8))
+@click.option(
+    "--crops",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Rows of the crops figure (samples where the methods differ most); 0: no figure.",
+)
+@click.option(
+    "--crop-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=8),
+    help="Side of each figure crop in target pixels.",
+)
 @click.option(
     "--white-balance/--no-white-balance",
     default=True,

@@ -6,47 +6,65 @@ import os
 from contextlib import contextmanager
 
 import click
+import cloup
 
 from cfasim.cli.group import PATH_OR_URL, main
 from cfasim.errors import CfasimError
+from cfasim.progress import bars_wanted
 from cfasim.store.fs import is_url
-from cfasim.store.generate_config import content_options
+from cfasim.store.generate_config import content_option_groups
 from cfasim.store.status import unfinished_message
 
 
-@main.command()
-@content_options
-@click.option(
-    "--out",
-    required=True,
-    type=PATH_OR_URL,
-    help="Output dataset folder (e.g. nona.zarr) or fsspec URL (e.g. s3://bucket/nona.zarr).",
+def grouped_content_options(command):
+    """The content options of :mod:`cfasim.store.generate_config` in their named help
+    sections (:data:`~cfasim.store.generate_config.OPTION_GROUPS`)."""
+    for title, options in reversed(content_option_groups()):
+        command = cloup.option_group(title, *options)(command)
+    return command
+
+
+@main.command(cls=cloup.Command)
+@cloup.option_group(
+    "Output",
+    click.option(
+        "--out",
+        required=True,
+        type=PATH_OR_URL,
+        help="Output dataset folder (e.g. nona.zarr) or fsspec URL (e.g. s3://bucket/nona.zarr).",
+    ),
+    click.option("--overwrite", is_flag=True, help="Replace an existing cfasim dataset at --out."),
+    click.option(
+        "--resume",
+        is_flag=True,
+        help="Continue an interrupted build of the same settings; complete shards are kept.",
+    ),
 )
-@click.option(
-    "--workers",
-    default=os.cpu_count() or 1,
-    show_default="number of CPUs",
-    type=click.IntRange(min=1),
-    help="Parallel Dask threads (the dataset is identical for any value).",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing cfasim dataset at --out.")
-@click.option(
-    "--resume",
-    is_flag=True,
-    help="Continue an interrupted build of the same settings; complete shards are kept.",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    help="Run on an existing dask.distributed cluster, e.g. tcp://HOST:8786.",
-)
-@click.option(
-    "--processes",
-    is_flag=True,
-    help="Start a local cluster of --workers single-threaded processes instead of threads.",
-)
-@click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal)."
+@grouped_content_options
+@cloup.option_group(
+    "Execution",
+    click.option(
+        "--workers",
+        default=os.cpu_count() or 1,
+        show_default="number of CPUs",
+        type=click.IntRange(min=1),
+        help="Parallel Dask threads (the dataset is identical for any value).",
+    ),
+    click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run on an existing dask.distributed cluster, e.g. tcp://HOST:8786.",
+    ),
+    click.option(
+        "--processes",
+        is_flag=True,
+        help="Start a local cluster of --workers single-threaded processes instead of threads.",
+    ),
+    click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress bar on stderr (default: only on a terminal, never with cfasim -q).",
+    ),
 )
 def generate(out, workers, overwrite, resume, scheduler, processes, progress, **content):
     """Simulate RAW/sRGB training pairs and store them as a sharded Zarr v3 dataset."""
@@ -60,6 +78,8 @@ def generate(out, workers, overwrite, resume, scheduler, processes, progress, **
         raise click.UsageError(str(err)) from None
     if scheduler and processes:
         raise click.UsageError("--scheduler and --processes exclude each other")
+    if progress is None:  # on a terminal, unless cfasim -q
+        progress = bars_wanted()
     with build_lock(out):  # a second build of --out refuses at once, naming this one
         check_output(out, overwrite, resume)  # before planning: refuse at once, delete nothing
         p = plan(config, workers=workers)

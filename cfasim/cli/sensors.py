@@ -141,8 +141,16 @@ def calibrate(flats, darks, out, plot, name, pixel_pitch, qe):
 
 @main.command("noise-check")
 @click.argument("path", type=PATH_OR_URL)
-@click.option("--split", default="train", show_default=True)
-@click.option("--bins", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--split", default="train", show_default=True, help="Split to measure (it must store clean)."
+)
+@click.option(
+    "--bins",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of signal-level bins of the measured variance.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N samples.")
 def noise_check_command(path, split, bins, limit):
     """Measure a dataset's noise (stored raw vs stored clean) against the model's prediction."""

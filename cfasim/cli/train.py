@@ -171,6 +171,7 @@ def process_raw_command(checkpoint, input_path, split, index, out_png):
     type=click.Choice(["torchscript", "onnx"]),
     default="torchscript",
     show_default=True,
+    help="TorchScript (.pt) or ONNX (.onnx).",
 )
 @click.option("--side", default=96, show_default=True, help="Example mosaic side for tracing.")
 def export_command(checkpoint, out_dir, fmt, side):

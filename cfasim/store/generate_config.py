@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 import click
 import numpy as np
 
-from cfasim.cfa import CFAPattern, get_pattern
+from cfasim.cfa import BLOCK_SIZES, PHASES, CFAPattern, get_pattern
 from cfasim.errors import ConfigError
 from cfasim.isp.color import CAMERA_NAMES
-from cfasim.sensor.profile import load_profile
+from cfasim.sensor.profile import builtin_profiles, load_profile
 from cfasim.sim.noise import NoiseModel
 from cfasim.sim.simulate import RawFormat
 from cfasim.source.pairs import ZRR_PATTERN
@@ -258,10 +258,26 @@ def _splits(ctx, param, value) -> tuple[float, float, float] | None:
     return parts
 
 
+def pattern_names() -> list[str]:
+    """The built-in pattern names and their phase forms: ``bayer``, ..., ``qxq:bggr``."""
+    return [*BLOCK_SIZES, *(f"{name}:{phase}" for name in BLOCK_SIZES for phase in PHASES)]
+
+
+def _complete_pattern(ctx, param, incomplete: str) -> list[str]:
+    """Shell completion of ``--pattern``: the built-in names starting with ``incomplete``."""
+    return [name for name in pattern_names() if name.startswith(incomplete)]
+
+
+def _complete_sensor(ctx, param, incomplete: str) -> list[str]:
+    """Shell completion of ``--sensor``: the built-in sensor profile names."""
+    return [name for name in builtin_profiles() if name.startswith(incomplete)]
+
+
 _OPTIONS = [
     click.option(
         "--pattern",
         default=None,
+        shell_complete=_complete_pattern,
         show_default="nona; bayer for --source-kind zurich",
         help="bayer | quad | nona | qxq [:rggb|grbg|gbrg|bggr], or tile text "
         "such as RRGG/RRGG/GGBB/GGBB.",
@@ -334,6 +350,7 @@ _OPTIONS = [
     click.option(
         "--sensor",
         metavar="NAME|PATH",
+        shell_complete=_complete_sensor,
         help="Physics noise in electrons from a sensor profile (`cfasim sensors` lists them) "
         "instead of --noise: shot (Poisson), read, row, dark current, PRNU/DSNU, full well, ADC.",
     ),
@@ -411,6 +428,27 @@ def content_options(command):
     for option in reversed(_OPTIONS):
         command = option(command)
     return command
+
+
+OPTION_GROUPS = {
+    "Source": ("source", "source_kind", "targets"),
+    "CFA & sensor": ("pattern", "bits", "black_level", "sensor", "sensor_seed"),
+    "Noise": ("noise", "iso", "exposure_time_s"),
+    "Optics & rendering": ("optics", "camera", "transfer", "scale", "clean"),
+    "Splits & size": ("count", "patch", "splits", "seed", "shard_samples"),
+}
+"""The sections of ``cfasim generate --help``: every content option, by config field name,
+in exactly one group (the command adds Output and Execution)."""
+
+
+def content_option_groups() -> list[tuple[str, list]]:
+    """``(title, [click.option decorators])`` of :data:`OPTION_GROUPS`, in order, for
+    ``cloup.option_group``; the same decorators :func:`content_options` applies."""
+    named = {}
+    for option in _OPTIONS:
+        probe = option(lambda **kwargs: None)
+        named[probe.__click_params__[0].name] = option
+    return [(title, [named[n] for n in names]) for title, names in OPTION_GROUPS.items()]
 
 
 def option_params() -> dict[str, click.Option]:
