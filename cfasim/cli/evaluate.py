@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -163,7 +164,7 @@ def evaluate(
             white_balance=white_balance,
             task=task,
             metrics=metrics,
-            log=lambda m: click.echo(m, err=True),
+            log=logging.getLogger("cfasim.eval").debug,  # per sample: -v
         )
     except (ValueError, KeyError, FileNotFoundError, DatasetError) as err:
         raise click.ClickException(str(err)) from None

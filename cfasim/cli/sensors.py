@@ -149,7 +149,7 @@ def calibrate(flats, darks, out, plot, name, pixel_pitch, qe):
     default=8,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Number of signal-level bins of the measured variance.",
+    help="Number of clean-signal bins the noise variance is measured in.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N samples.")
 def noise_check_command(path, split, bins, limit):

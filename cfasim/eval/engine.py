@@ -55,6 +55,7 @@ from cfasim.eval.rendering import render_baseline
 from cfasim.eval.report import EvaluationReport
 from cfasim.eval.scoring import REMOSAIC_BASELINES, image_scores, remosaic_scores, target_region
 from cfasim.isp.render import TASKS, balanced_linear
+from cfasim.progress import progress_bar
 from cfasim.store.schema import has_isp_params
 
 
@@ -120,6 +121,7 @@ def evaluate(
     task: str = "srgb",
     metrics: Mapping[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool | None = None,
 ) -> EvaluationReport:
     """Evaluate classical baselines and models on a cfasim dataset split.
 
@@ -165,6 +167,9 @@ def evaluate(
         (:func:`cfasim.train.predict.vgg_distance`, the public PyNET code's VGG-19 distance).
     log
         Optional progress callback (one line per sample).
+    progress
+        A bar of the samples on stderr with each method's PSNR (None: on a terminal unless
+        ``cfasim -q``, :mod:`cfasim.progress`).
 
     Returns
     -------
@@ -175,15 +180,20 @@ def evaluate(
     )
     _set_task(run, task)
     run.metrics = dict(metrics or {})
-    for i in range(run.count):
-        sample = _load_sample(run, i)
-        outputs = _outputs(run, sample, latency_repeats)
-        for name, out in outputs.items():
-            _score(run, name, out, sample)
-        if figure_crops > 0:
-            run.crops = _keep_crop(run, sample, outputs, crop_size, figure_crops)
-        if log is not None:
-            log(f"{split}[{i}] " + " ".join(f"{k} {_last_psnr(run, k):.2f}" for k in outputs))
+    bar = progress_bar(desc=f"evaluate {split}", total=run.count, unit="sample", enabled=progress)
+    with bar:
+        for i in range(run.count):
+            sample = _load_sample(run, i)
+            outputs = _outputs(run, sample, latency_repeats)
+            for name, out in outputs.items():
+                _score(run, name, out, sample)
+            if figure_crops > 0:
+                run.crops = _keep_crop(run, sample, outputs, crop_size, figure_crops)
+            scores = " ".join(f"{k} {_last_psnr(run, k):.2f}" for k in outputs)
+            if log is not None:
+                log(f"{split}[{i}] {scores}")
+            bar.set_postfix_str(f"psnr {scores}", refresh=False)
+            bar.update(1)
     return _report(run, limit, noise_bins, crop_size)
 
 
@@ -349,8 +359,9 @@ def _keep_crop(run: _Run, s: _Sample, outputs: dict, crop_size: int, keep: int) 
 
 
 def _last_psnr(run: _Run, name: str) -> float:
-    """Method ``name``'s PSNR on the latest sample (for the progress line)."""
-    return run.methods[name]["per_sample"]["psnr"][-1]
+    """Method ``name``'s PSNR on the latest sample (for the progress line; NaN if none)."""
+    values = run.methods[name]["per_sample"].get("psnr")
+    return values[-1] if values else float("nan")
 
 
 # -- the report -----------------------------------------------------------------------------------
