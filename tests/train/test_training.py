@@ -366,7 +366,7 @@ def test_ddp_two_processes_gloo_matches_single_process(store, tmp_path):
         timeout=300,
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert "x 2 processes" in ddp.stdout
+    assert "x 2 processes" in ddp.stderr  # log messages: stderr (docs/cli.md)
     single = CliRunner().invoke(
         main, ["train", *common, "--out", str(tmp_path / "one"), "--set", "data.batch_size=4"]
     )
