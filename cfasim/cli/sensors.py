@@ -8,6 +8,7 @@ import click
 
 from cfasim.cli.group import PATH_OR_URL, main
 from cfasim.errors import CalibrationError, DatasetError
+from cfasim.store.generate_config import complete_sensor
 
 
 @main.group(invoke_without_command=True)
@@ -31,7 +32,7 @@ def sensors(ctx):
 
 
 @sensors.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_sensor)
 @click.option("--iso", "isos", multiple=True, type=float, help="ISO(s) to tabulate.")
 def sensors_show(name, isos):
     """One profile: every parameter with its source, and what it means at a few ISOs."""

@@ -263,12 +263,12 @@ def pattern_names() -> list[str]:
     return [*BLOCK_SIZES, *(f"{name}:{phase}" for name in BLOCK_SIZES for phase in PHASES)]
 
 
-def _complete_pattern(ctx, param, incomplete: str) -> list[str]:
+def complete_pattern(ctx, param, incomplete: str) -> list[str]:
     """Shell completion of ``--pattern``: the built-in names starting with ``incomplete``."""
     return [name for name in pattern_names() if name.startswith(incomplete)]
 
 
-def _complete_sensor(ctx, param, incomplete: str) -> list[str]:
+def complete_sensor(ctx, param, incomplete: str) -> list[str]:
     """Shell completion of ``--sensor``: the built-in sensor profile names."""
     return [name for name in builtin_profiles() if name.startswith(incomplete)]
 
@@ -277,7 +277,7 @@ _OPTIONS = [
     click.option(
         "--pattern",
         default=None,
-        shell_complete=_complete_pattern,
+        shell_complete=complete_pattern,
         show_default="nona; bayer for --source-kind zurich",
         help="bayer | quad | nona | qxq [:rggb|grbg|gbrg|bggr], or tile text "
         "such as RRGG/RRGG/GGBB/GGBB.",
@@ -350,7 +350,7 @@ _OPTIONS = [
     click.option(
         "--sensor",
         metavar="NAME|PATH",
-        shell_complete=_complete_sensor,
+        shell_complete=complete_sensor,
         help="Physics noise in electrons from a sensor profile (`cfasim sensors` lists them) "
         "instead of --noise: shot (Poisson), read, row, dark current, PRNU/DSNU, full well, ADC.",
     ),

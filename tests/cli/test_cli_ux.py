@@ -206,6 +206,7 @@ def test_sensor_completion():
     assert sorted(completions(["generate", "--sensor"], "")) == names
     phones = sorted(n for n in names if n.startswith("phone"))
     assert sorted(completions(["generate", "--sensor"], "phone")) == phones and phones
+    assert sorted(completions(["sensors", "show"], "")) == names
 
 
 def test_completion_through_the_environment(monkeypatch):
