@@ -28,8 +28,10 @@ def invoke(*args):
 def _reset_cfasim_logger():
     """Each CLI call configures the ``cfasim`` logger; leave it as the Python API finds it."""
     yield
-    configure_logging()
-    logging.getLogger("cfasim").setLevel(logging.NOTSET)
+    logger = logging.getLogger("cfasim")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
 
 
 # -- --json ---------------------------------------------------------------------------------------
