@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "cfasim"
 
 LAYERS = [
-    ("cfasim.errors", "cfasim.cfa"),
+    ("cfasim.errors", "cfasim.cfa", "cfasim.figures", "cfasim.progress"),
     ("cfasim.isp",),
     ("cfasim.source",),
     ("cfasim.sim",),
@@ -24,8 +24,9 @@ LAYERS = [
     ("cfasim.train",),
     ("cfasim.cli", "cfasim.testing"),
 ]
-"""Lowest first. ``cfasim`` itself (its ``__init__``) exposes the API lazily and may name any
-layer; ``cfasim.testing`` serves the tests and sits at the top with the CLI."""
+"""Lowest first (``cfasim.figures`` and ``cfasim.progress`` are matplotlib / tqdm helpers that
+import nothing of cfasim). ``cfasim`` itself (its ``__init__``) exposes the API lazily and may name
+any layer; ``cfasim.testing`` serves the tests and sits at the top with the CLI."""
 
 TORCH_ALLOWED = (
     "cfasim.train",
