@@ -23,9 +23,11 @@ SCHEMA = "cfasim.evaluation/1"
 """Value of the ``schema`` key of :meth:`EvaluationReport.to_json`."""
 METRICS = (
     "psnr", "ssim", "ms_ssim", "ciede2000", "vgg", "lpips", "kld", "m4", "m4_no_lpips",
+    "chart_de00", "mtf50",
 )  # fmt: skip
 """Metric keys, in report order (``vgg`` / ``lpips`` only with their weights given; ``kld`` and
-``m4`` (with LPIPS) or ``m4_no_lpips`` (without) only for remosaic methods)."""
+``m4`` (with LPIPS) or ``m4_no_lpips`` (without) only for remosaic methods; ``chart_de00`` /
+``mtf50`` only on ColorChecker / slanted-edge datasets, :mod:`cfasim.eval.charts`)."""
 METRIC_LABELS = {
     "psnr": "PSNR (dB)",
     "ssim": "SSIM",
@@ -36,6 +38,8 @@ METRIC_LABELS = {
     "kld": "KLD",
     "m4": "M4",
     "m4_no_lpips": "M4 (no LPIPS)",
+    "chart_de00": "chart dE00",
+    "mtf50": "MTF50 (cy/px)",
 }
 """Column heading of each metric in the Markdown tables."""
 METRIC_FORMATS = {
@@ -48,6 +52,8 @@ METRIC_FORMATS = {
     "kld": "{:.4f}",
     "m4": "{:.2f}",
     "m4_no_lpips": "{:.2f}",
+    "chart_de00": "{:.3f}",
+    "mtf50": "{:.3f}",
 }
 """Format of each metric's means in the Markdown tables."""
 LPIPS_NOTE = (

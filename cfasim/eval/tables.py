@@ -29,6 +29,8 @@ HIGHER_IS_BETTER = {
     "kld": False,
     "m4": True,
     "m4_no_lpips": True,
+    "chart_de00": False,
+    "mtf50": True,
 }
 """Whether a larger value of each metric is better (the bold cell of a LaTeX table)."""
 

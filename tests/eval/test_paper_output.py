@@ -168,3 +168,19 @@ def test_cli_evaluate_rejects_unknown_formats(tmp_path):
     assert result.exit_code == 2 and "jpg" in result.output
     result = CliRunner().invoke(main, ["evaluate", str(tmp_path), "--crops", "0", "--export-crops"])
     assert result.exit_code == 2 and "--export-crops" in result.output
+
+
+def test_chart_metrics_reach_the_tables_with_their_direction(report):
+    methods = {
+        "a": {"kind": "baseline", "source": "a", "per_sample": {"chart_de00": [0.3] * N,
+                                                                "mtf50": [0.25] * N}},
+        "b": {"kind": "baseline", "source": "b", "per_sample": {"chart_de00": [1.6] * N,
+                                                                "mtf50": [0.40] * N}},
+    }  # fmt: skip
+    chart = EvaluationReport(**{**report.__dict__, "methods": methods, "crops": []})
+    assert T.report_metrics(chart) == ["chart_de00", "mtf50"]
+    rows = list(csv.DictReader(io.StringIO(T.to_csv(chart))))
+    assert float(rows[0]["chart_de00"]) == pytest.approx(0.3)
+    tex = T.to_latex(chart)
+    assert r"\textbf{0.300}" in tex and r"\textbf{0.400}" in tex  # lower dE00, higher MTF50
+    assert "MTF50 (cy/px)" in chart.to_markdown()
