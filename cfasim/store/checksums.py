@@ -30,6 +30,9 @@ from cfasim.store.status import is_cfasim_store
 
 MANIFEST = "checksums.json"
 CARD_FILES = ("README.md", "croissant.json")
+PUBLICATION_FILE = "publication.json"
+"""Publication fields ``cfasim card`` wrote (:mod:`cfasim.store.card.publication`); optional,
+hashed with the card."""
 ALGORITHM = "sha256"
 BLOCK = 1 << 20
 
@@ -74,7 +77,7 @@ class StoreFiles:
     chunks : list of str
         Chunk or shard files of arrays (keys of the array's chunk key encoding).
     card : list of str
-        ``README.md`` and ``croissant.json`` when present at the root.
+        ``README.md``, ``croissant.json`` and ``publication.json`` when present at the root.
     manifest : bool
         Whether ``checksums.json`` exists at the root.
     extra : list of str
@@ -154,7 +157,7 @@ def scan_store(path) -> StoreFiles:
             out.metadata.append(rel)
         elif rel == MANIFEST:
             out.manifest = True
-        elif rel in CARD_FILES:
+        elif rel in CARD_FILES or rel == PUBLICATION_FILE:
             out.card.append(rel)
         elif _is_chunk(rel, patterns):
             out.chunks.append(rel)

@@ -16,6 +16,7 @@ from cfasim.store.checksums import (
     ALGORITHM,
     CARD_FILES,
     MANIFEST,
+    PUBLICATION_FILE,
     StoreFiles,
     _hash_all,
     scan_store,
@@ -171,7 +172,7 @@ def _check_manifest(root: StoreFS, found: StoreFiles, c: _Checker) -> None:
         return
     if not c.check(algorithm == ALGORITHM, f"{MANIFEST}: unknown algorithm {algorithm!r}"):
         return
-    present = []
+    present, problems_before = [], len(c.report.problems)
     for rel in sorted(files):
         entry = files[rel]
         parts = Path(rel).parts
@@ -198,6 +199,19 @@ def _check_manifest(root: StoreFS, found: StoreFiles, c: _Checker) -> None:
     for rel in found.hashed:
         if rel not in files:
             c.warn(f"{rel}: not covered by {MANIFEST}")
+    _card_rewrite_hint(root, c.report.problems[problems_before:], c)
+
+
+def _card_rewrite_hint(root: StoreFS, problems: list[str], c: _Checker) -> None:
+    """When only the card files differ from the manifest, name the command that finishes an
+    interrupted ``cfasim card`` (the data are intact)."""
+    card = (*CARD_FILES, PUBLICATION_FILE)
+    if problems and all(p.split(":", 1)[0] in card for p in problems):
+        c.check(
+            False,
+            "only the dataset card differs from checksums.json (the arrays are intact): an "
+            f"interrupted `cfasim card`? finish it with: cfasim card {root}",
+        )
 
 
 def _check_splits(root: StoreFS, attrs: dict, c: _Checker, expected: set[str], decode: bool):

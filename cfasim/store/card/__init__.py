@@ -8,6 +8,10 @@ YAML header. ``croissant.json`` is Croissant 1.1 metadata (validated with ``mlcr
 Everything is derived from the store itself (root attributes, array metadata, file sizes),
 with no timestamps, so identical stores get byte-identical cards.
 
+A build writes no publication fields; ``cfasim card`` (:mod:`~cfasim.store.card.publish`)
+adds them from :mod:`~cfasim.store.card.publication` (kept in ``publication.json``) together
+with the Croissant responsible-AI fields of :mod:`~cfasim.store.card.rai`.
+
 Modules: :mod:`~cfasim.store.card.info` (what the card says, read from the store),
 :mod:`~cfasim.store.card.readme` (the datasheet, one function per section) with
 :mod:`~cfasim.store.card.synthesis` (how the samples were made),
@@ -53,6 +57,8 @@ def write_card(
     date_published: str | None = None,
     docs_url: str | None = None,
     root_json: bytes | None = None,
+    citation: str | None = None,
+    rai: dict | None = None,
 ) -> tuple[Path | str, Path | str]:
     """Write ``README.md`` and ``croissant.json`` at the root of a complete (or finalizing)
     store.
@@ -81,6 +87,12 @@ def write_card(
     root_json : bytes, optional
         The root ``zarr.json`` the store will have once complete (a finalizing store's is
         written after the card); default: the file as it is.
+    citation : str, optional
+        The dataset's citation: README "How to cite" and Croissant ``citeAs`` (default: the
+        BibTeX of cfasim).
+    rai : dict, optional
+        Croissant responsible-AI properties (:func:`cfasim.store.card.rai.rai_fields`); a
+        build writes none, ``cfasim card`` adds them.
 
     Returns
     -------
@@ -99,7 +111,9 @@ def write_card(
             zarr_json_sha256 = hash_stream(f)
     else:
         zarr_json_sha256 = hashlib.sha256(root_json).hexdigest()
-    readme = render_readme(info, url=url, license=license, creator=creator, docs_url=docs_url)
+    readme = render_readme(
+        info, url=url, license=license, creator=creator, docs_url=docs_url, citation=citation
+    )
     root.write_bytes("README.md", readme.encode("utf-8"))
     doc = croissant(
         info,
@@ -109,6 +123,8 @@ def write_card(
         creator=creator,
         version=version,
         date_published=date_published,
+        citation=citation,
+        rai=rai,
     )
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     root.write_bytes("croissant.json", text.encode("utf-8"))

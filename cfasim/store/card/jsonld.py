@@ -91,9 +91,13 @@ def croissant(
     creator: str | None = None,
     version: str = "1.0.0",
     date_published: str | None = None,
+    citation: str | None = None,
+    rai: dict | None = None,
 ) -> dict:
     """Croissant 1.1 JSON-LD describing a store (see :func:`cfasim.store.card.write_card` for
-    the arguments); the module docstring says how the store is described."""
+    the arguments); the module docstring says how the store is described. ``citation``
+    replaces the cfasim BibTeX as ``citeAs``; ``rai`` adds ``rai:*`` properties
+    (:func:`cfasim.store.card.rai.rai_fields`)."""
     splits = [s for s in info.splits if s.arrays]
     doc = {
         "@context": CROISSANT_CONTEXT,
@@ -103,7 +107,7 @@ def croissant(
         "description": _description(info),
         "license": licence_terms(info, license).croissant,
         "creator": {"@type": "sc:Organization", "name": creator or DEFAULT_CREATOR},
-        "citeAs": cfasim_bibtex(creator, info.attrs.get("version", "?")),
+        "citeAs": citation or cfasim_bibtex(creator, info.attrs.get("version", "?")),
         "version": version,
         "keywords": _keywords(info.attrs["pattern"]["name"]),
         "distribution": [*_root_files(zarr_json_sha256), *(_split_files(s) for s in splits)],
@@ -113,6 +117,7 @@ def croissant(
         doc["url"] = url
     if date_published:
         doc["datePublished"] = date_published
+    doc.update(rai or {})
     return doc
 
 

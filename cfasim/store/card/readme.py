@@ -61,6 +61,7 @@ def render_readme(
     license: str | None = None,
     creator: str | None = None,
     docs_url: str | None = None,
+    citation: str | None = None,
 ) -> str:
     """The dataset card text (Markdown with a Hugging Face YAML header).
 
@@ -71,6 +72,8 @@ def render_readme(
     url, license, creator, docs_url : str, optional
         Where the dataset is published, its licence URL (default: CC0 for built-in scenes,
         the source images' licence for a folder), who made it, base URL of the cfasim docs.
+    citation : str, optional
+        The dataset's own citation (BibTeX or text), shown first under "How to cite".
 
     Returns
     -------
@@ -91,7 +94,7 @@ def render_readme(
         _uses(info),
         _distribution(licence),
         _maintenance(info, url),
-        _citation(creator, info.attrs.get("version", "?")),
+        _citation(creator, info.attrs.get("version", "?"), citation),
         _regeneration(info),
     ]
     return "\n".join(line for section in sections for line in section)
@@ -436,11 +439,25 @@ def _maintenance(info: StoreInfo, url: str | None) -> list[str]:
     ]
 
 
-def _citation(creator: str, version: str) -> list[str]:
-    """BibTeX of cfasim and of the unprocessing paper."""
+def _citation(creator: str, version: str, citation: str | None = None) -> list[str]:
+    """The dataset's citation when the publisher gave one, then BibTeX of cfasim and of the
+    unprocessing paper."""
+    own = []
+    if citation:
+        own = [
+            "Please cite the dataset as:",
+            "",
+            "```" + ("bibtex" if citation.lstrip().startswith("@") else "text"),
+            citation.strip(),
+            "```",
+            "",
+            "and the software that generated it:",
+            "",
+        ]
     return [
         "## How to cite",
         "",
+        *own,
         "```bibtex",
         cfasim_bibtex(creator, version),
         "",
