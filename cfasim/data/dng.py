@@ -88,8 +88,9 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from cfasim.cfa import CFAPattern
+from cfasim.cfa import CFAPattern, get_pattern
 from cfasim.errors import ConfigError, DatasetError
+from cfasim.isp.color import RGB2XYZ, inv3
 from cfasim.store.schema import has_isp_params
 
 # -- tag numbers (TIFF/EP and DNG 1.4) ----------------------------------------------------------
@@ -124,6 +125,8 @@ NEUTRAL_DENOMINATOR = 1_000_000
 """Denominator of the RATIONAL AsShotNeutral entries."""
 
 _INT32_MAX = 2**31 - 1
+_XYZ2SRGB = inv3(RGB2XYZ)
+"""XYZ -> linear sRGB: the default ``xyz2cam`` of :func:`write_dng`."""
 _INDEX_TEXT = re.compile(r"^\s*(\d*)\s*(?::\s*(\d*)\s*(?::\s*(\d*)\s*)?)?$")
 
 
@@ -149,47 +152,59 @@ def as_shot_neutral(wb_gains) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If the gains are not three finite positive numbers.
+    cfasim.errors.ConfigError
+        (a ``ValueError``) if the gains are not three finite positive numbers.
     """
     gains = np.asarray(wb_gains, dtype=np.float64)
     if gains.shape != (3,) or not np.all(np.isfinite(gains)) or np.any(gains <= 0):
-        raise ValueError(f"wb_gains must be three finite positive gains, got {wb_gains!r}")
+        raise ConfigError(f"wb_gains must be three finite positive gains, got {wb_gains!r}")
     return 1.0 / gains
 
 
 def write_dng(
     path,
     raw: np.ndarray,
-    pattern: CFAPattern,
-    black: int,
-    white: int,
-    xyz2cam,
-    as_shot_neutral,
+    pattern: CFAPattern | str | np.ndarray,
+    black: int = 0,
+    white: int = 65535,
+    xyz2cam=None,
+    as_shot_neutral=None,
     model: str = "cfasim",
     baseline_exposure: float | None = None,
 ) -> Path:
-    """Write one CFA image as a DNG file.
+    """Write any CFA mosaic (a 2-D uint16 NumPy array) as a DNG 1.4 file.
+
+    Public API (``cfasim.write_dng``): the mosaic need not come from a cfasim dataset. Any
+    tile up to 8 x 8 is written in full (CFARepeatPatternDim, CFAPattern): 2 x 2 Bayer, 4 x 4
+    Quad, 6 x 6 Nona, 8 x 8 QxQ or a user tile such as 3 x 3. How LibRaw / rawpy read the
+    non-Bayer files is in the module docstring (``raw_image`` is always exact; the pattern it
+    reports is only right for Bayer and 6 x 6).
 
     Parameters
     ----------
-    path
+    path : str or os.PathLike
         Output file (overwritten if it exists).
-    raw
-        (H, W) uint16 RAW codes; pixel (0, 0) has the colour of ``pattern.tile[0, 0]``.
-    pattern
-        The CFA; its whole tile is written (at most 8 x 8).
-    black, white
-        Black and white level in DN, ``0 <= black < white <= 65535``.
-    xyz2cam
+    raw : numpy.ndarray
+        (H, W) uint16 RAW codes; pixel (0, 0) has the colour of the tile's top-left entry. H
+        and W need not be multiples of the tile.
+    pattern : CFAPattern, str or array-like
+        The CFA: a :class:`cfasim.cfa.CFAPattern`, a name or tile text that
+        :func:`cfasim.cfa.get_pattern` accepts (``"bayer"``, ``"nona:grbg"``,
+        ``"RGB/GBR/BRG"``), or a 2-D integer tile of colour indices (0 R, 1 G, 2 B, 3 W) with
+        at most 8 rows and 8 columns.
+    black, white : int
+        Black and white level in DN, ``0 <= black < white <= 65535`` (default 0 and 65535).
+    xyz2cam : array-like, optional
         (3, 3) XYZ -> camera RGB matrix (rows: camera R, G, B), written as ColorMatrix1 with
-        D65 as calibration illuminant, entries rounded to 1/10000.
-    as_shot_neutral
+        D65 as calibration illuminant, entries rounded to 1/10000. Default: the XYZ -> linear
+        sRGB matrix (a "camera" whose RGB is linear sRGB).
+    as_shot_neutral : array-like, optional
         (3,) camera RGB of a white object (see :func:`as_shot_neutral`), rounded to 1e-6.
-    model
+        Default ``(1, 1, 1)``.
+    model : str
         UniqueCameraModel text.
-    baseline_exposure
-        Optional BaselineExposure in EV (cfasim: ``log2(digital_gain)``).
+    baseline_exposure : float, optional
+        BaselineExposure in EV (cfasim: ``log2(digital_gain)``).
 
     Returns
     -------
@@ -198,27 +213,48 @@ def write_dng(
 
     Raises
     ------
-    ValueError
-        For a tile larger than 8 x 8, a raw that is not a 2-D uint16 array, bad levels, or a
-        matrix / neutral of the wrong shape or out of the rational range.
+    cfasim.errors.ConfigError
+        (a ``ValueError``) for a tile larger than 8 x 8 or not a valid CFA, a raw that is not a
+        non-empty 2-D uint16 array, bad levels, or a matrix / neutral of the wrong shape or out
+        of the rational range.
+
+    Examples
+    --------
+    A 3 x 3 user tile, read back with tifffile (and rawpy, whose ``raw_image`` is the mosaic):
+
+    >>> import pathlib, tempfile
+    >>> import numpy as np, tifffile
+    >>> from cfasim import write_dng
+    >>> tile = np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1]])
+    >>> mosaic = np.random.default_rng(0).integers(64, 1023, (48, 48), dtype=np.uint16)
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "mosaic.dng"
+    >>> path = write_dng(out, mosaic, tile, black=64, white=1023)
+    >>> with tifffile.TiffFile(path) as tif:
+    ...     page = tif.pages[0]
+    ...     same = bool((page.asarray() == mosaic).all())
+    ...     dim = page.tags["CFARepeatPatternDim"].value
+    >>> same, dim
+    (True, (3, 3))
     """
     raw = np.asarray(raw)
     if raw.ndim != 2 or raw.size == 0 or raw.dtype != np.uint16:
-        raise ValueError(
-            f"raw must be a non-empty (H, W) uint16 array, got {raw.dtype} {raw.shape}"
+        raise ConfigError(
+            f"raw must be a non-empty (H, W) uint16 array, got {raw.dtype} {raw.shape} "
+            "(convert codes with raw.astype(np.uint16) after checking their range)"
         )
-    check_dng_tile(pattern)
+    pattern = dng_pattern(pattern)
     tile = np.asarray(pattern.tile)
     py, px = tile.shape
     black, white = int(black), int(white)
     if not 0 <= black < white <= 65535:
-        raise ValueError(f"need 0 <= black < white <= 65535, got black {black}, white {white}")
-    m = np.asarray(xyz2cam, dtype=np.float64)
+        raise ConfigError(f"need 0 <= black < white <= 65535, got black {black}, white {white}")
+    m = np.asarray(_XYZ2SRGB if xyz2cam is None else xyz2cam, dtype=np.float64)
     if m.shape != (3, 3):
-        raise ValueError(f"xyz2cam must be a (3, 3) matrix, got shape {m.shape}")
-    neutral = np.asarray(as_shot_neutral, dtype=np.float64)
+        raise ConfigError(f"xyz2cam must be a (3, 3) matrix, got shape {m.shape}")
+    neutral = np.asarray((1.0, 1.0, 1.0) if as_shot_neutral is None else as_shot_neutral)
+    neutral = neutral.astype(np.float64)
     if neutral.shape != (3,) or not np.all(np.isfinite(neutral)) or np.any(neutral <= 0):
-        raise ValueError(f"as_shot_neutral must be three finite positive values, got {neutral}")
+        raise ConfigError(f"as_shot_neutral must be three finite positive values, got {neutral}")
 
     planes = sorted(set(tile.ravel().tolist()))  # cfasim colour indices present (R, G, B[, W])
     if 3 in planes:  # W = mean of camera R, G, B (CFAPattern.mosaic)
@@ -262,6 +298,29 @@ def write_dng(
     return path
 
 
+def dng_pattern(pattern: CFAPattern | str | np.ndarray) -> CFAPattern:
+    """The :class:`~cfasim.cfa.CFAPattern` of a :func:`write_dng` ``pattern`` argument (a
+    pattern, a name or tile text, or a 2-D tile of colour indices), checked to fit a DNG.
+
+    Raises
+    ------
+    cfasim.errors.ConfigError
+        If it is not a valid CFA or its tile is larger than 8 x 8.
+    """
+    if not isinstance(pattern, CFAPattern):
+        try:
+            if isinstance(pattern, str):
+                pattern = get_pattern(pattern)
+            else:
+                pattern = CFAPattern.from_tile(np.asarray(pattern))
+        except ConfigError:
+            raise
+        except ValueError as err:
+            raise ConfigError(f"not a CFA pattern for write_dng: {err}") from None
+    check_dng_tile(pattern)
+    return pattern
+
+
 def check_dng_tile(pattern: CFAPattern) -> None:
     """Raise :class:`cfasim.errors.ConfigError` (one line) for a tile DNG cannot carry: more
     than :data:`MAX_CFA_PATTERN` rows or columns. A limit of DNG export only; cfasim itself takes
@@ -280,7 +339,7 @@ def _rationals(values, denominator: int, what: str) -> list[int]:
     v = np.asarray(values, dtype=np.float64).ravel()
     num = np.round(v * denominator)
     if not np.all(np.isfinite(num)) or np.any(np.abs(num) > _INT32_MAX):
-        raise ValueError(
+        raise ConfigError(
             f"{what} has values that do not fit a DNG rational with denominator {denominator}: "
             f"{v.tolist()}"
         )
