@@ -1,6 +1,8 @@
-"""Export cfasim RAW samples as DNG files (Adobe DNG 1.4, written with tifffile).
+"""DNG files (Adobe DNG 1.4, written with tifffile): :func:`write_dng` saves any uint16 mosaic on
+any CFA tile up to 8 x 8 (public API, ``cfasim.write_dng``); :func:`export_dng` exports dataset
+samples with it.
 
-One DNG per sample: the stored RAW codes as a 16-bit CFA image (PhotometricInterpretation 32803)
+One DNG per mosaic: the stored RAW codes as a 16-bit CFA image (PhotometricInterpretation 32803)
 with the tags a raw converter needs to render it::
 
     DNGVersion / DNGBackwardVersion   1.4.0.0
@@ -67,6 +69,9 @@ see tests/data/test_dng.py, which asserts all of this so that a LibRaw change is
   rawpy reports the 4 x 4 ``raw_pattern`` ``[[R, R, R, R], [R, R, R, R], [G, G, G, G],
   [G, G, G, G]]`` for ``qxq:rggb`` (no blue). ``raw_image`` is exact; ``postprocess`` runs and
   returns a wrongly coloured image (about 10 dB from the target).
+* Other user tiles (e.g. 3 x 3, 2 x 4): no error, wrong pattern by the same ``filters``
+  packing (a 3 x 3 tile comes back as a 4 x 4 ``raw_pattern``); ``raw_image``, the levels and
+  ``camera_whitebalance`` are exact (tests/data/test_write_dng.py).
 * Tiles with W (written as four planes): LibRaw reads four colours (``num_colors`` 4,
   ``camera_whitebalance`` = 1 / the four neutrals) but has no letter for code 6 and reports
   ``color_desc`` ``b"GMCY"``; a 4 x 4 or larger RGBW tile suffers the ``filters`` packing above.

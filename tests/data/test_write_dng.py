@@ -1,6 +1,9 @@
 """``cfasim.write_dng`` as a public API: any uint16 mosaic on any CFA tile up to 8 x 8, read back
 with tifffile (the DNG tags) and rawpy / LibRaw (the codes and levels)."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -11,6 +14,8 @@ from cfasim.data.dng import DNG_COLOR_CODES, MATRIX_DENOMINATOR, write_dng
 from cfasim.errors import CfasimError, ConfigError
 
 rawpy = pytest.importorskip("rawpy")
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "dataset-format.md"
 
 BLACK, WHITE = 64, 4095
 USER_3X3 = np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1]])  # a diagonal RGB tile, not a block Bayer
@@ -138,3 +143,23 @@ def test_bad_input_is_a_one_line_config_error(raw, pattern, levels, words, tmp_p
     for word in words:
         assert word in message
     assert not (tmp_path / "bad.dng").exists()
+
+
+def _docs_example() -> str:
+    """The Python block of the "Saving any mosaic as a DNG" section of docs/dataset-format.md."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split("## Saving any mosaic as a DNG", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def test_docs_example_runs_and_says_what_the_file_holds(tmp_path, monkeypatch):
+    """The docs example runs as written (its asserts check tags and codes) and its file opens
+    in rawpy with the same codes."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(_docs_example(), str(DOCS), "exec"), namespace)
+    with rawpy.imread(str(tmp_path / "mosaic.dng")) as r:
+        np.testing.assert_array_equal(r.raw_image_visible, namespace["mosaic"])
+        assert r.white_level == 1023 and list(r.black_level_per_channel) == [64] * 4
