@@ -234,3 +234,50 @@ def test_damaged_publication_file_is_named(store):
     (store / PUBLICATION_FILE).write_text('{"licence": "x"}')
     with pytest.raises(DatasetError, match="not a cfasim publication file"):
         publish_card(store, Publication(creator="x"))
+
+
+def test_a_store_being_written_is_refused(store):
+    import subprocess
+    import sys
+
+    from cfasim.errors import DatasetLockedError
+    from cfasim.store.lock import lock_location
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from cfasim.store.lock import build_lock\n"
+            f"with build_lock({str(store)!r}):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DatasetLockedError, match="being written by another build"):
+            publish_card(store, Publication(creator="x"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (store / PUBLICATION_FILE).exists()
+    assert lock_location(store).exists()  # left by the killed holder; its flock is gone
+    publish_card(store, Publication(creator="x"), today="2026-06-07")  # taken over
+    assert not lock_location(store).exists()
+    assert croissant(store)["creator"]["name"] == "x"
+
+
+def test_a_store_at_a_url(built):
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    memory.put(str(built), "/published.zarr", recursive=True)
+    try:
+        url = "memory://published.zarr"
+        pub = publish_card(url, Publication(license="MIT", creator="Lab M"), today="2026-05-06")
+        assert pub.license == "https://spdx.org/licenses/MIT.html"
+        doc = json.loads(memory.cat_file("/published.zarr/croissant.json"))
+        assert doc["license"] == pub.license and doc["datePublished"] == "2026-05-06"
+        assert validate(url).ok
+        assert not memory.exists("/published.zarr.lock")  # released
+    finally:
+        memory.rm("/published.zarr", recursive=True)
