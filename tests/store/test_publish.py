@@ -281,3 +281,32 @@ def test_a_store_at_a_url(built):
         assert not memory.exists("/published.zarr.lock")  # released
     finally:
         memory.rm("/published.zarr", recursive=True)
+
+
+def test_captured_pairs_rai_says_nothing_is_simulated(tmp_path, zrr_root):
+    out = build_store(tmp_path / "zrr.zarr", source=str(zrr_root), source_kind="zurich", patch=16)
+    publish_card(out, Publication(license="CC-BY-4.0"), today="2026-07-08")
+    doc = croissant(out)
+    assert "nothing is simulated" in doc["rai:dataCollection"]
+    assert doc["rai:dataCollectionType"] == ["Physical data collection", "Secondary Data analysis"]
+    assert any("roughly aligned" in text for text in doc["rai:dataLimitations"])
+    assert doc["rai:personalSensitiveInformation"][0].startswith("Unknown")
+    validate_croissant(out)
+    assert validate(out).ok
+
+
+def test_a_chart_store_counts_as_synthetic():
+    from cfasim.store.card.info import StoreInfo
+    from cfasim.store.card.rai import rai_fields, store_kind
+
+    attrs = {
+        "config": {"source": "chart:siemens", "source_kind": "images", "noise": "brooks"},
+        "pattern": {"name": "nona:rggb"},
+        "version": "9.9.9",
+    }
+    info = StoreInfo("x", attrs, [])
+    assert store_kind(info) == "synthetic"
+    fields = rai_fields(info)
+    assert "the test chart 'siemens'" in fields["rai:dataCollection"]
+    assert "cfasim 9.9.9" in fields["rai:dataCollection"]
+    assert "nona:rggb" in fields["rai:dataUseCases"][0]
