@@ -17,7 +17,7 @@ LAYERS = [
     ("cfasim.source",),
     ("cfasim.sim",),
     ("cfasim.sensor",),
-    ("cfasim.store",),
+    ("cfasim.store", "cfasim.viz"),
     ("cfasim.pipeline",),
     ("cfasim.data",),
     ("cfasim.eval",),
@@ -25,7 +25,8 @@ LAYERS = [
     ("cfasim.cli", "cfasim.testing"),
 ]
 """Lowest first (``cfasim.figures`` and ``cfasim.progress`` are matplotlib / tqdm helpers that
-import nothing of cfasim). ``cfasim`` itself (its ``__init__``) exposes the API lazily and may name
+import nothing of cfasim). ``cfasim.viz`` draws the dataset card's preview, so it shares the
+store's layer. ``cfasim`` itself (its ``__init__``) exposes the API lazily and may name
 any layer; ``cfasim.testing`` serves the tests and sits at the top with the CLI."""
 
 TORCH_ALLOWED = (

@@ -33,6 +33,9 @@ CARD_FILES = ("README.md", "croissant.json")
 PUBLICATION_FILE = "publication.json"
 """Publication fields ``cfasim card`` wrote (:mod:`cfasim.store.card.publication`); optional,
 hashed with the card."""
+PREVIEW_FILE = "preview.png"
+"""The card's preview grid (:mod:`cfasim.viz.preview`, written by every build since it was
+added); optional, so older stores without it still validate; hashed with the card."""
 ALGORITHM = "sha256"
 BLOCK = 1 << 20
 
@@ -77,7 +80,8 @@ class StoreFiles:
     chunks : list of str
         Chunk or shard files of arrays (keys of the array's chunk key encoding).
     card : list of str
-        ``README.md``, ``croissant.json`` and ``publication.json`` when present at the root.
+        ``README.md``, ``croissant.json``, ``publication.json`` and ``preview.png`` when
+        present at the root.
     manifest : bool
         Whether ``checksums.json`` exists at the root.
     extra : list of str
@@ -157,7 +161,7 @@ def scan_store(path) -> StoreFiles:
             out.metadata.append(rel)
         elif rel == MANIFEST:
             out.manifest = True
-        elif rel in CARD_FILES or rel == PUBLICATION_FILE:
+        elif rel in CARD_FILES or rel in (PUBLICATION_FILE, PREVIEW_FILE):
             out.card.append(rel)
         elif _is_chunk(rel, patterns):
             out.chunks.append(rel)

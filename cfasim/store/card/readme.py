@@ -84,6 +84,7 @@ def render_readme(
     sections = [
         _front_matter(info, licence, license),
         _summary(info),
+        _preview(info),
         _motivation(creator),
         _composition(info),
         _splits_table(info),
@@ -214,6 +215,26 @@ def _summary(info: StoreInfo) -> list[str]:
         f"| source | {source_text} |",
         f"| noise | {cfg.get('noise')} |",
         f"| size | {_human(info.nbytes)} of array data |",
+        "",
+    ]
+
+
+def _preview(info: StoreInfo) -> list[str]:
+    """The preview grid a build writes next to the card (``preview.png``,
+    :func:`cfasim.viz.preview.card_preview`): only for a store with samples, which has one."""
+    first = next((s for s in info.splits if s.count), None)
+    if first is None:
+        return []
+    return [
+        "## Preview",
+        "",
+        "![preview](preview.png)",
+        "",
+        f"Samples of the {first.name} split, one per row: the RAW mosaic in false colour (each "
+        "pixel in the colour of its filter) and as grey RAW, both scaled by the black and white "
+        "levels; the clean image rendered with the sample's ISP (when stored); the sRGB target; "
+        "a nearest-neighbour zoom of whole CFA tiles. Draw others with "
+        f"`cfasim view DATASET --split {first.name} --indices 0,1`.",
         "",
     ]
 
