@@ -308,7 +308,8 @@ def text_items(samples: list[PreviewSample], pattern: CFAPattern, header: list[s
     rows = len(samples)
     zoom = panels.zoom_tiles(pattern)
     py, px = pattern.period
-    titles = [*COLUMNS[:-1], f"zoom: {zoom}x{zoom} tiles ({zoom * py}x{zoom * px} px)"]
+    side = f"{zoom * py}" if py == px else f"{zoom * py}x{zoom * px}"
+    titles = [*COLUMNS[:-1], f"zoom, {zoom}x{zoom} tiles ({side} px)"]
     items = [(GAP * UNIT_PX, UNIT_PX // 2, "\n".join(header), "header", "left", "top")]
     for c, title in enumerate(titles):
         top, left, _, size = panel_box(0, c, rows)
