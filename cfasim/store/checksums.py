@@ -4,10 +4,11 @@ A complete store carries, at its root::
 
     README.md         dataset card (human readable, see cfasim.store.card)
     croissant.json    Croissant 1.1 metadata (machine readable, carries the sha256 of zarr.json)
+    preview.png       the card's preview grid (optional: older stores have none)
     checksums.json    {"algorithm": "sha256", "files": {"train/raw/c/0/0/0": {"sha256", "bytes"}}}
 
 ``checksums.json`` lists every file of the Zarr hierarchy (each ``zarr.json`` and every chunk or
-shard file of every array) and the two card files, so it is written last
+shard file of every array) and the card files, so it is written last
 (:func:`cfasim.store.finalize.finalize`); :func:`cfasim.store.validate.validate` checks a store
 against them.
 """
