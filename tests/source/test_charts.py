@@ -2,6 +2,7 @@
 ColorChecker against colour-science's reference converted independently, the zone plate's local
 frequency, the star's spoke count, the edge's area coverage, and stores built from charts."""
 
+import json
 import math
 
 import colour
@@ -175,6 +176,13 @@ def test_colorchecker_store_on_nona(tmp_path):
     command, missing = card.generate_command(config, "x.zarr")
     assert "--source chart:colorchecker" in command and missing == {}
     assert card.config_from_command(command) == config
+    readme = (out / "README.md").read_text()  # a chart is synthetic, not a folder of photos
+    assert readme.startswith("---\nlicense: cc0-1.0\n")
+    assert "the built-in colorchecker test chart" in readme and "source images" not in readme
+    assert "The source folder must hold" not in readme
+    doc = json.loads((out / "croissant.json").read_text())
+    assert doc["license"] == "https://creativecommons.org/publicdomain/zero/1.0/"
+    assert "colorchecker test chart" in doc["description"]
 
 
 def test_chart_stores_are_deterministic(tmp_path):

@@ -15,6 +15,8 @@ from cfasim.store.checksums import scan_store
 from cfasim.store.fs import StoreFS
 from cfasim.store.status import open_store
 
+CHART_PREFIX = "chart:"  # cfasim.source.charts.CHART_PREFIX, kept here: cards read configs
+
 DATA_DESCRIPTIONS = {
     "raw": "RAW codes on the CFA (noisy, quantised, black level added)",
     "target": "sRGB target of the same scene (8 bit)",
@@ -69,6 +71,19 @@ class StoreInfo:
     @property
     def builtin(self) -> bool:
         return self.config.get("source") == "builtin"
+
+    @property
+    def chart(self) -> str | None:
+        """The test chart of a ``--source chart:NAME`` store (:mod:`cfasim.source.charts`)."""
+        source = self.config.get("source")
+        if isinstance(source, str) and source.startswith(CHART_PREFIX):
+            return source[len(CHART_PREFIX) :]
+        return None
+
+    @property
+    def synthetic(self) -> bool:
+        """Scenes drawn by cfasim (dead leaves or a test chart): no third-party image."""
+        return self.builtin or self.chart is not None
 
     @property
     def real_pairs(self) -> bool:

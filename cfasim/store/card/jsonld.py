@@ -142,6 +142,8 @@ def _description(info: StoreInfo) -> str:
     source = (
         "built-in dead-leaves scenes"
         if info.builtin
+        else f"the built-in {info.chart} test chart"
+        if info.chart
         else f"{len(a.get('sources', []))} source image(s)"
     )
     return (

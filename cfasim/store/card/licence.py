@@ -40,17 +40,22 @@ class Licence(NamedTuple):
 def licence_terms(info: StoreInfo, license: str | None) -> Licence:
     """The licence of a dataset: CC0 for built-in scenes, the source images' for a folder, or
     the publisher's ``license`` URL when given."""
-    if info.builtin:
-        return _builtin_licence(license)
+    if info.synthetic:
+        return _builtin_licence(license, info.chart)
     return _folder_licence(info, license)
 
 
-def _builtin_licence(license: str | None) -> Licence:
-    """Synthetic scenes: public domain (CC0), unless the publisher sets another licence."""
+def _builtin_licence(license: str | None, chart: str | None = None) -> Licence:
+    """Synthetic scenes (dead leaves or a test chart): public domain (CC0), unless the
+    publisher sets another licence."""
+    drawn = (
+        f"the {chart} test chart drawn by cfasim"
+        if chart
+        else "procedural dead-leaves images drawn by cfasim from the dataset seed"
+    )
     text = (
-        "Every sample is synthetic: the scenes are procedural dead-leaves images drawn by "
-        "cfasim from the dataset seed, and no third-party image, photograph or personal "
-        "data went into it."
+        f"Every sample is synthetic: the scenes are {drawn}, and no third-party image, "
+        "photograph or personal data went into it."
     )
     if license and license != CC0_URL:
         return Licence("other", f"{text} Licence: <{license}> (set by the publisher).", license)

@@ -29,8 +29,7 @@ ANNOTATION = (
 def store_kind(info: StoreInfo) -> str:
     """``"synthetic"`` (built-in scenes or a chart), ``"pairs"`` (captured RAW/RGB pairs) or
     ``"images"`` (crops of source images or RAW files)."""
-    source = str(info.config.get("source", ""))
-    if info.builtin or source.startswith("chart:"):
+    if info.synthetic:
         return "synthetic"
     return "pairs" if info.real_pairs else "images"
 

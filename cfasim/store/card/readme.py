@@ -21,7 +21,8 @@ from cfasim.store.card.synthesis import process_lines
 
 CONFIG_DESCRIPTIONS = {
     "pattern": "colour filter array pattern",
-    "source": "scene source: 'builtin' dead-leaves scenes or a folder of images",
+    "source": "scene source: 'builtin' dead-leaves scenes, a 'chart:NAME' test chart or a "
+    "folder of images",
     "count": "number of samples over all splits",
     "patch": "RAW patch side in pixels",
     "splits": "train, val, test fractions",
@@ -140,6 +141,8 @@ def _source_text(info: StoreInfo) -> str:
     """Where the scenes come from, in a few words."""
     if info.builtin:
         return "built-in procedural dead-leaves scenes"
+    if info.chart:
+        return f"the built-in {info.chart} test chart"
     return f"{len(info.attrs.get('sources', []))} image(s) from `{info.config.get('source')}`"
 
 
@@ -164,7 +167,7 @@ def _front_matter(info: StoreInfo, licence: Licence, license: str | None) -> lis
     if licence.hub == "other":
         lines.append(
             "license_name: "
-            + json.dumps("source-images" if not info.builtin and not license else "see-card")
+            + json.dumps("source-images" if not info.synthetic and not license else "see-card")
         )
         if license:
             lines.append(f"license_link: {json.dumps(license)}")
@@ -184,7 +187,7 @@ def _tags(info: StoreInfo) -> list[str]:
         "demosaicing",
         "denoising",
         "image-signal-processing",
-        "synthetic" if info.builtin else "unprocessing",
+        "synthetic" if info.synthetic else "unprocessing",
         f"{str(info.attrs['pattern']['name']).split(':')[0]}-cfa",
         "zarr",
     ]
@@ -260,7 +263,7 @@ def _composition(info: StoreInfo) -> list[str]:
     cfg = info.config
     patch = f"{cfg.get('patch')}x{cfg.get('patch')}"
     clean = ", the noise-free linear camera RGB" if cfg.get("clean") else ""
-    if info.builtin:
+    if info.synthetic:
         personal, shared = " (the scenes are synthetic).", "scene seeds."
     else:
         personal, shared = " beyond what the source images contain.", "source images."
@@ -367,8 +370,8 @@ def _collection(info: StoreInfo, docs_url: str | None) -> list[str]:
 
 def _preprocessing(info: StoreInfo) -> list[str]:
     """What was done to the scenes or pairs before storing them (cropping only)."""
-    if info.builtin:
-        text = "Built-in scenes are rendered at the patch size."
+    if info.synthetic:
+        text = "Built-in scenes and charts are rendered at the patch size."
     elif info.real_pairs:
         text = (
             "Each pair is cropped at a random position aligned to the CFA period (the "
@@ -426,6 +429,8 @@ def _simulated_misuses(info: StoreInfo) -> str:
         + (
             "any use needing natural image statistics (dead leaves are a stylised scene model)."
             if info.builtin
+            else "any use needing natural image statistics (a test chart is one fixed scene)."
+            if info.chart
             else "uses the source images' licence does not permit."
         )
     )
@@ -508,7 +513,7 @@ def _regeneration(info: StoreInfo) -> list[str]:
             + "; use the Python API below.",
             "",
         ]
-    if not info.builtin:
+    if not info.synthetic:
         lines += [
             "The source folder must hold the same images (same relative paths); the source "
             "digest above identifies the list.",

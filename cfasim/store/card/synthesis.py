@@ -48,6 +48,12 @@ def _scenes_text(info: StoreInfo) -> str:
             "spectrum, occlusions and sharp edges at every scale), one per sample, drawn from "
             "the sample's seed; no external image is used."
         )
+    if info.chart:
+        return (
+            f"The {info.chart} test chart (cfasim.source.charts, docs/charts.md), drawn by "
+            "cfasim at the target size and identical in every sample; only the drawn camera, "
+            "gains and noise differ. No external image is used."
+        )
     cfg, a = info.config, info.attrs
     srcs = a.get("sources", [])
     heights = [s.get("height", 0) for s in srcs] or [0]
