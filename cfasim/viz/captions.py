@@ -34,7 +34,7 @@ def pattern_caption(pattern: CFAPattern) -> str:
     'CFA nona:rggb, 6x6 tile of 3x3 blocks (RRRGGG/RRRGGG/RRRGGG/GGGBBB/GGGBBB/GGGBBB)'
     """
     py, px = pattern.period
-    blocks = f" of {pattern.block}x{pattern.block} blocks" if pattern.block else ""
+    blocks = f" of {pattern.block}x{pattern.block} blocks" if (pattern.block or 0) > 1 else ""
     text = pattern.to_dict()["tile_text"]
     rows = f" ({text})" if len(text) <= TILE_TEXT_CHARS and text != pattern.name else ""
     return f"CFA {pattern.label}, {py}x{px} tile{blocks}{rows}"
@@ -49,7 +49,8 @@ def noise_caption(attrs: dict) -> str:
     """
     cfg = attrs["config"]
     if not has_isp_params(cfg):
-        return f"noise as captured ({cfg.get('source_kind')} pairs: sensor and ISP unknown)"
+        kind = cfg.get("source_kind")
+        return f"noise as captured: real pairs (source kind {kind}), sensor and ISP unknown"
     noise = cfg.get("noise")
     if noise != "sensor":
         return f"noise {noise} (shot and read variance per sample, below)"

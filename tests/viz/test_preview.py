@@ -109,7 +109,9 @@ def test_pattern_and_noise_captions():
         "noise sensor physics: phone-qxq-0p56um, ISO 1600, optics none"
     )
     pairs = {"config": {"noise": "none", "source_kind": "zurich"}}
-    assert "zurich pairs" in captions.noise_caption(pairs)
+    assert captions.noise_caption(pairs) == (
+        "noise as captured: real pairs (source kind zurich), sensor and ISP unknown"
+    )
 
 
 def test_sample_caption_numbers_and_unknowns():
@@ -262,3 +264,27 @@ def test_old_store_without_preview_still_validates(nona_store, tmp_path):
     report = validate(old, decode=False)
     assert report.ok, report.format()
     assert not report.warnings, report.warnings
+
+
+def test_captured_pairs_preview_has_unknown_isp_and_no_clean(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from cfasim.store.status import open_store
+
+    golden = Path(__file__).parents[1] / "store" / "golden" / "inputs"
+    shutil.copytree(golden, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    cfg = GenerateConfig(pattern="bayer", source="pairs/raw", targets="pairs/rgb",
+                         source_kind="pairs", scale=2, count=4, patch=16,
+                         splits=(0.5, 0.25, 0.25), seed=15)  # fmt: skip
+    build(plan(cfg), Path("pairs.zarr"), progress=False)
+    root, attrs = open_store("pairs.zarr")
+    samples = P.read_samples(P.GroupSplit(root["train"], P.StoreFS("pairs.zarr"), "train"),
+                             [0], attrs)  # fmt: skip
+    assert samples[0].params is None and samples[0].clean is None
+    assert samples[0].target.shape == (32, 32, 3)  # scale 2: the target is twice the RAW
+    assert "unknown" in captions.sample_caption(0, samples[0].meta)[0]
+    assert "(source kind pairs), sensor and ISP unknown" in captions.noise_caption(attrs)
+    image = decode(Path("pairs.zarr/preview.png").read_bytes())
+    assert image.shape == (*P.figure_pixels(2)[::-1], 3)  # the train split has 2 samples
