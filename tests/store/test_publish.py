@@ -310,3 +310,16 @@ def test_a_chart_store_counts_as_synthetic():
     assert "the test chart 'siemens'" in fields["rai:dataCollection"]
     assert "cfasim 9.9.9" in fields["rai:dataCollection"]
     assert "nona:rggb" in fields["rai:dataUseCases"][0]
+
+
+def test_a_store_built_before_previews_gets_one_when_published(store):
+    """The README links preview.png: publishing a store an older cfasim built (no preview)
+    draws it, and the checksums cover it; an existing preview is kept byte for byte."""
+    (store / checksums.PREVIEW_FILE).unlink()
+    publish_card(store, Publication(creator="Lab"))
+    png = (store / checksums.PREVIEW_FILE).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert checksums.PREVIEW_FILE in json.loads((store / checksums.MANIFEST).read_text())["files"]
+    assert validate(store).ok
+    publish_card(store, Publication(url="https://example.org/d"))
+    assert (store / checksums.PREVIEW_FILE).read_bytes() == png

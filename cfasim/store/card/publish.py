@@ -81,6 +81,7 @@ def publish_card(path, given: Publication, *, today: str | None = None) -> Publi
             pub = pub.merged(Publication(version=DEFAULT_VERSION))
         fs = StoreFS(path)
         fs.write_bytes(PUBLICATION_FILE, pub.to_json())
+        _ensure_preview(path, fs)
         write_card(
             path,
             url=pub.url,
@@ -96,9 +97,22 @@ def publish_card(path, given: Publication, *, today: str | None = None) -> Publi
     return pub
 
 
+def _ensure_preview(path, fs: StoreFS) -> None:
+    """Draw the card's ``preview.png`` for a store built before cfasim wrote one (the README
+    links it); an existing preview is kept as built."""
+    if fs.is_file(checksums.PREVIEW_FILE):
+        return
+    from cfasim.viz.preview import card_preview
+
+    png = card_preview(path)
+    if png is not None:
+        fs.write_bytes(checksums.PREVIEW_FILE, png)
+
+
 def _remove_partials(fs: StoreFS) -> None:
     """Delete the temporary files a killed card rewrite leaves at a local store's root."""
     if fs.local is None:
         return
-    for name in (*checksums.CARD_FILES, PUBLICATION_FILE, checksums.MANIFEST):
+    for name in (*checksums.CARD_FILES, checksums.PREVIEW_FILE, PUBLICATION_FILE,
+                 checksums.MANIFEST):  # fmt: skip
         (fs.local / f"{name}.partial").unlink(missing_ok=True)
