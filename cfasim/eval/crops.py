@@ -6,32 +6,10 @@ aligned to the CFA period) competes for the figure's rows; :func:`keep_crop` kee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from cfasim.cfa import CFAPattern
 from cfasim.eval import metrics as M
-from cfasim.isp.color import srgb_encode
-from cfasim.isp.render import normalize_raw
-
-
-def false_color_mosaic(
-    raw: np.ndarray,
-    pattern: CFAPattern,
-    black: float,
-    white: float,
-    gains: Sequence[float] = (1.0, 1.0, 1.0),
-) -> np.ndarray:
-    """(H, W) RAW codes -> (H, W, 3) display image of the mosaic: each pixel's normalised linear
-    value in its own CFA colour (R, G or B channel; W sites grey), times that colour's entry of
-    ``gains`` (e.g. the sample's white-balance and digital gains), clipped, sRGB-encoded."""
-    lin = normalize_raw(raw, black, white)
-    idx = pattern.color_index(*lin.shape)
-    out = np.zeros((*lin.shape, 3))
-    for c in range(3):
-        out[..., c] = np.where((idx == c) | (idx == 3), lin * float(gains[c]), 0.0)
-    return srgb_encode(np.clip(out, 0.0, 1.0))
+from cfasim.isp.render import false_color_mosaic
 
 
 def _box_means(err: np.ndarray, size: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 from scipy.ndimage import zoom
 
 from cfasim.cfa import CFAPattern
+from cfasim.isp.color import srgb_encode
 from cfasim.isp.demosaic import demosaic_tent
 from cfasim.isp.steps import UnprocessParams, process
 
@@ -53,6 +54,27 @@ def normalize_raw(raw: np.ndarray, black: float, white: float) -> np.ndarray:
     """RAW codes -> linear values ``(raw - black) / (white - black)`` clipped to [0, 1]."""
     lin = (np.asarray(raw, dtype=np.float64) - black) / (float(white) - float(black))
     return np.clip(lin, 0.0, 1.0)
+
+
+def false_color_mosaic(
+    raw: np.ndarray,
+    pattern: CFAPattern,
+    black: float,
+    white: float,
+    gains=(1.0, 1.0, 1.0),
+    encode: bool = True,
+) -> np.ndarray:
+    """(H, W) RAW codes -> (H, W, 3) display image of the mosaic: each pixel's normalised
+    linear value (:func:`normalize_raw`) in its own CFA colour (R, G or B channel; W sites
+    grey), times that colour's entry of ``gains`` (e.g. the sample's white-balance and digital
+    gains), clipped to [0, 1] and, with ``encode``, sRGB-encoded (else linear)."""
+    lin = normalize_raw(raw, black, white)
+    idx = pattern.color_index(*lin.shape)
+    out = np.zeros((*lin.shape, 3))
+    for c in range(3):
+        out[..., c] = np.where((idx == c) | (idx == 3), lin * float(gains[c]), 0.0)
+    out = np.clip(out, 0.0, 1.0)
+    return srgb_encode(out) if encode else out
 
 
 def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:

@@ -7,13 +7,7 @@ import json
 
 import numpy as np
 
-
-def false_colour(raw: np.ndarray, pattern, black: float, white: float, gains=(1, 1, 1)):
-    """(H, W) RAW -> (H, W, 3) image with each site's white-balanced value in its own colour
-    channel (gamma 2.2 for display)."""
-    lin = (raw.astype(np.float64) - black) / (white - black)
-    rgb = lin[..., None] * pattern.masks(*raw.shape) * np.asarray(gains)
-    return np.clip(rgb, 0, 1) ** (1 / 2.2)
+from cfasim.isp.render import false_color_mosaic
 
 
 def _pyplot():
@@ -82,7 +76,8 @@ def plot_samples(trainer, samples: int = 4) -> None:
             params = split.params(i)
             ref = render_reference(raw, pattern, params, black, white, trainer.val_set.scale)
             gains = params.channel_gains
-        panels = [false_colour(raw, pattern, black, white, gains), ref, pred, target]
+        mosaic = false_color_mosaic(raw, pattern, black, white, gains)
+        panels = [mosaic, ref, pred, target]
         titles = ["mosaic (false colour)", "demosaic + process", "model", "target"]
         for ax, img, title in zip(axes[i], panels, titles, strict=True):
             ax.imshow(np.clip(img, 0, 1))

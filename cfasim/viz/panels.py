@@ -12,11 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from cfasim.cfa import CFAPattern
-from cfasim.isp.render import normalize_raw
+from cfasim.isp.render import false_color_mosaic, normalize_raw
 from cfasim.isp.steps import UnprocessParams, linear_to_display, process
-
-FILTER_COLOURS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
-"""Display colour of each CFA colour index (R, G, B, W) in the false-colour mosaic."""
 
 ZOOM_MIN_PIXELS = 8
 """The zoom shows whole CFA tiles, at least 2 and at least this many pixels across."""
@@ -30,8 +27,8 @@ def grey_raw(raw: np.ndarray, black: float, white: float) -> np.ndarray:
 
 def false_colour(raw: np.ndarray, pattern: CFAPattern, black: float, white: float) -> np.ndarray:
     """(H, W) RAW codes -> (H, W, 3) false-colour mosaic in [0, 1]: each pixel's normalised
-    value (:func:`grey_raw`) times the colour of its filter (:data:`FILTER_COLOURS`: a red
-    site is ``(v, 0, 0)``, a white site ``(v, v, v)``).
+    value (:func:`grey_raw`) times the colour of its filter (a red site is ``(v, 0, 0)``, a
+    white site ``(v, v, v)``), linear: :func:`cfasim.isp.render.false_color_mosaic` unencoded.
 
     Parameters
     ----------
@@ -47,9 +44,7 @@ def false_colour(raw: np.ndarray, pattern: CFAPattern, black: float, white: floa
     numpy.ndarray
         (H, W, 3) float64.
     """
-    value = grey_raw(raw, black, white)
-    index = pattern.color_index(*value.shape)
-    return value[..., None] * FILTER_COLOURS[index]
+    return false_color_mosaic(raw, pattern, black, white, encode=False)
 
 
 def zoom_tiles(pattern: CFAPattern) -> int:
