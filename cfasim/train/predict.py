@@ -151,6 +151,24 @@ def checkpoint_models(specs: Iterable) -> list[CheckpointModel]:
     return [CheckpointModel(path, label) for label, path in map(checkpoint_label, specs)]
 
 
+def _image_metric(make, option: str, score):
+    """An evaluation metric ``f(output, target)`` on (H, W, 3) images in [0, 1] from a torch
+    network: ``make()`` builds it (a bad weights file is a one-line error naming ``option``),
+    ``score(net, a, b)`` scores two (1, 3, H, W) batches."""
+    try:
+        net = make()
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+        raise CheckpointError(f"{option}: {str(err).splitlines()[0][:300]}") from None
+
+    def distance(out: np.ndarray, target: np.ndarray) -> float:
+        with torch.inference_mode():
+            a, b = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)
+                    for x in (out, target))  # fmt: skip
+            return float(score(net, a[None], b[None]))
+
+    return distance
+
+
 def lpips_distance(linear_path, backbone_path=None):
     """LPIPS v0.1 as an evaluation metric: ``f(output, target)`` on (H, W, 3) sRGB in [0, 1]
     (mapped to [-1, 1]) -> :class:`cfasim.train.lpips.LPIPS` with the weights given by path
@@ -158,18 +176,8 @@ def lpips_distance(linear_path, backbone_path=None):
     the real MIPI M4 for remosaic methods."""
     from cfasim.train.lpips import LPIPS
 
-    try:
-        net = LPIPS(linear_path, backbone_path)
-    except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
-        raise CheckpointError(f"--lpips-weights: {str(err).splitlines()[0][:300]}") from None
-
-    def distance(out: np.ndarray, target: np.ndarray) -> float:
-        with torch.inference_mode():
-            a, b = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)
-                    for x in (out, target))  # fmt: skip
-            return float(net(a[None] * 2 - 1, b[None] * 2 - 1)[0])
-
-    return distance
+    return _image_metric(lambda: LPIPS(linear_path, backbone_path), "--lpips-weights",
+                         lambda net, a, b: net(a * 2 - 1, b * 2 - 1)[0])  # fmt: skip
 
 
 def vgg_distance(weights_path, layer: str = "relu5_4"):
@@ -179,15 +187,5 @@ def vgg_distance(weights_path, layer: str = "relu5_4"):
     ``weights_path``, read with ``weights_only=True``). Lower is better."""
     from cfasim.train.losses import VGGPerceptualLoss
 
-    try:
-        vgg = VGGPerceptualLoss(weights_path, layer=layer)
-    except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
-        raise CheckpointError(f"--vgg-weights: {str(err).splitlines()[0][:300]}") from None
-
-    def distance(out: np.ndarray, target: np.ndarray) -> float:
-        with torch.inference_mode():
-            a, b = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)
-                    for x in (out, target))  # fmt: skip
-            return float(vgg(a[None], b[None]))
-
-    return distance
+    return _image_metric(lambda: VGGPerceptualLoss(weights_path, layer=layer), "--vgg-weights",
+                         lambda net, a, b: net(a, b))  # fmt: skip
