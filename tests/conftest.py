@@ -1,9 +1,22 @@
 """Fixtures the tests share: folders of source files and tiny complete stores, built once per
 session from :mod:`cfasim.testing.fixtures` (tests that modify a store copy it first)."""
 
+import logging
+
 import pytest
 
 from cfasim.testing import fixtures
+
+
+@pytest.fixture(autouse=True)
+def _reset_cfasim_logger():
+    """A CLI call (``cfasim -v/-q``) configures the ``cfasim`` logger; every test leaves it as
+    the Python API finds it (no handler, level not set)."""
+    yield
+    logger = logging.getLogger("cfasim")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture(scope="session")

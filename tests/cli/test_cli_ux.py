@@ -24,16 +24,6 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-@pytest.fixture(autouse=True)
-def _reset_cfasim_logger():
-    """Each CLI call configures the ``cfasim`` logger; leave it as the Python API finds it."""
-    yield
-    logger = logging.getLogger("cfasim")
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    logger.setLevel(logging.NOTSET)
-
-
 # -- --json ---------------------------------------------------------------------------------------
 
 

@@ -22,16 +22,6 @@ from cfasim.train.metrics_log import MetricsLog, csv_columns  # noqa: E402
 from cfasim.train.trainer import progress_text, train  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _reset_cfasim_logger():
-    """A CLI call configures the ``cfasim`` logger; leave it as the Python API finds it."""
-    yield
-    logger = logging.getLogger("cfasim")
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    logger.setLevel(logging.NOTSET)
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     out = tmp_path_factory.mktemp("logs") / "nona.zarr"
