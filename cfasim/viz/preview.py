@@ -16,9 +16,9 @@ imported only when a grid is drawn.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
+import imagecodecs
 import numpy as np
 
 from cfasim.cfa import CFAPattern
@@ -357,7 +357,6 @@ def draw_preview(samples: list[PreviewSample], pattern: CFAPattern, header: list
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from PIL import Image
 
     w_px, h_px = figure_pixels(len(samples))
     fig = Figure(figsize=(w_px / DPI, h_px / DPI), dpi=DPI, facecolor="white")
@@ -373,9 +372,7 @@ def draw_preview(samples: list[PreviewSample], pattern: CFAPattern, header: list
     text_layer = np.asarray(agg.buffer_rgba())
     pictures = [row_pictures(s, pattern) for s in samples]
     canvas = compose_grid(pictures, text_layer)
-    buffer = io.BytesIO()
-    Image.fromarray(canvas).save(buffer, format="PNG", compress_level=3)
-    return buffer.getvalue()
+    return imagecodecs.png_encode(canvas, level=3)  # the PNG encoder cfasim uses everywhere
 
 
 def _panel_patch(top, left, h, w, w_px, h_px):
